@@ -1,0 +1,224 @@
+"""The `rag` command: a thin shell over RagService. Errors are one line and a non-zero exit;
+`--json` gives scripts the same data the API returns."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .errors import RagError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _service(ctx: click.Context):  # -> RagService, imported lazily for a fast `rag --help`
+    if "service" not in ctx.obj:
+        from pydantic import ValidationError
+
+        from .bootstrap import create_service
+        from .config import load_settings
+        from .observability import configure_logging
+
+        try:
+            settings = load_settings()
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+            )
+            raise click.ClickException(f"invalid configuration: {problems}") from None
+        configure_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
+        ctx.obj["service"] = create_service(settings)
+        ctx.call_on_close(ctx.obj["service"].store.close)
+    return ctx.obj["service"]
+
+
+def _friendly_errors(func: F) -> F:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except RagError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rag-assistant")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Answer questions about your documents (PDF, TXT, Markdown), with sources.
+
+    The index lives in RAG_DATA_DIR (default ~/.local/share/rag-assistant).
+    """
+    ctx.ensure_object(dict)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the per-file results as JSON.")
+@click.pass_context
+@_friendly_errors
+def ingest(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
+    """Index files and folders (.pdf, .txt, .md). Unchanged files are skipped.
+
+    Exits 1 if any file failed; the others are indexed all the same.
+    """
+    from .service import iter_supported_files
+
+    missing = [p for p in paths if not p.exists()]
+    files = list(iter_supported_files(p for p in paths if p.exists()))
+    service = _service(ctx)
+    results = []
+    show_progress = not as_json and sys.stderr.isatty() and len(files) > 1
+    with click.progressbar(
+        files, label="Indexing", file=sys.stderr, show_pos=True, hidden=not show_progress,
+        item_show_func=lambda p: p.name if p else "",
+    ) as bar:
+        for path in bar:
+            results.append(service.ingest_path(path))
+
+    records = [r.to_dict() for r in results] + [
+        {"source": str(p), "file_name": p.name, "outcome": "failed", "document_id": None,
+         "chunk_count": 0, "reason": "no such file or folder", "seconds": 0.0}
+        for p in missing
+    ]
+    if as_json:
+        _emit_json(records)
+    else:
+        for r in records:
+            if r["outcome"] == "failed":
+                click.echo(f"failed     {r['file_name']}: {r['reason']}")
+            else:
+                click.echo(
+                    f"{r['outcome']:<10} {r['file_name']} ({r['chunk_count']} chunks, {r['seconds']:.1f}s)"
+                )
+        counts = {o: sum(1 for r in records if r["outcome"] == o) for o in ("indexed", "unchanged", "failed")}
+        click.echo(
+            f"{len(records)} file(s): {counts['indexed']} indexed, {counts['unchanged']} unchanged, "
+            f"{counts['failed']} failed",
+            err=True,
+        )
+    if not records:
+        raise click.ClickException("no .pdf, .txt or .md files found")
+    if any(r["outcome"] == "failed" for r in records):
+        ctx.exit(1)
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--top-k", "-k", type=click.IntRange(1, 50), default=None, help="Sources to retrieve.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_friendly_errors
+def ask(ctx: click.Context, question: str, top_k: int | None, as_json: bool) -> None:
+    """Answer QUESTION from the indexed documents, with numbered sources."""
+    question = _validated_question(question)
+    answer = _service(ctx).ask(question, top_k)
+    if as_json:
+        _emit_json(answer.to_dict())
+        return
+    click.echo(textwrap.fill(answer.text, width=100) if answer.text else "")
+    if answer.answered:
+        click.echo("\nSources:")
+        for citation in answer.citations:
+            if citation.quote:
+                _echo_hit(citation.number, citation.hit)
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--top-k", "-k", type=click.IntRange(1, 50), default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_friendly_errors
+def search(ctx: click.Context, query: str, top_k: int | None, as_json: bool) -> None:
+    """Show the chunks that best match QUERY, without an answer."""
+    hits = _service(ctx).search(_validated_question(query), top_k)
+    if as_json:
+        _emit_json([h.to_dict() for h in hits])
+        return
+    if not hits:
+        click.echo("No documents are indexed yet: run `rag ingest PATH` first.")
+    for n, hit in enumerate(hits, start=1):
+        _echo_hit(n, hit)
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--cursor", default=None, help="Continue from a previous page (--json shows it).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_friendly_errors
+def documents(ctx: click.Context, limit: int, cursor: str | None, as_json: bool) -> None:
+    """List the indexed documents, newest first."""
+    try:
+        docs, next_cursor = _service(ctx).list_documents(limit, cursor)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cursor") from None
+    if as_json:
+        _emit_json({"documents": [d.to_dict() for d in docs], "next_cursor": next_cursor})
+        return
+    if not docs:
+        click.echo("No documents yet: run `rag ingest PATH`.")
+    for d in docs:
+        pages = f", {d.page_count} pages" if d.page_count else ""
+        line = f"{d.document_id}  {d.status:<10} {d.chunk_count:>5} chunks{pages}  {d.file_name}"
+        click.echo(line + (f"\n    error: {d.error}" if d.error else ""))
+    if next_cursor:
+        click.echo(f"(more: --cursor {next_cursor})", err=True)
+
+
+@cli.command()
+@click.argument("document_id")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_friendly_errors
+def delete(ctx: click.Context, document_id: str, as_json: bool) -> None:
+    """Remove a document and its chunks from the index."""
+    _service(ctx).delete_document(document_id)
+    if as_json:
+        _emit_json({"deleted": document_id})
+    else:
+        click.echo(f"deleted {document_id}")
+
+
+MAX_QUESTION_CHARS = 2000
+
+
+def _validated_question(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise click.BadParameter("must not be empty", param_hint="QUESTION")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise click.BadParameter(
+            f"is {len(text)} characters; the limit is {MAX_QUESTION_CHARS}", param_hint="QUESTION"
+        )
+    return text
+
+
+def _echo_hit(number: int, hit) -> None:  # hit: SearchHit
+    chunk = hit.chunk
+    where = ""
+    if chunk.page is not None:
+        where = f", page {chunk.page}" + (f"-{chunk.page_end}" if chunk.page_end and chunk.page_end != chunk.page else "")
+    if chunk.heading:
+        where += f", § {chunk.heading}"
+    click.echo(f" [{number}] {hit.file_name}{where}  (score {hit.score:.3f}, {chunk.chunk_id})")
+    snippet = " ".join(chunk.text.split())
+    click.echo(textwrap.indent(textwrap.fill(snippet[:300] + ("…" if len(snippet) > 300 else ""), 96), "     "))
+
+
+def main() -> None:
+    cli(prog_name="rag")

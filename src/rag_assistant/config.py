@@ -1,0 +1,96 @@
+"""Every setting of the assistant, in one typed place.
+
+Resolution order: explicit argument > environment variable > documented default. The
+variable names are the contract of ../shared/SPEC.md; the README has the full table.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def _default_data_dir() -> Path:
+    # XDG on Linux, the same place on macOS; per user, survives reinstalls.
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "rag-assistant"
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rag-assistant"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Construct with keyword arguments to override the environment."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    # --- storage -----------------------------------------------------------------------
+    vectorstore_backend: Literal["sqlite", "dynamodb"] = Field(
+        "sqlite", validation_alias="VECTORSTORE_BACKEND"
+    )
+    data_dir: Path = Field(default_factory=_default_data_dir, validation_alias="RAG_DATA_DIR")
+    cache_dir: Path = Field(default_factory=_default_cache_dir, validation_alias="RAG_CACHE_DIR")
+    vectorstore_table_name: str = Field("rag-documents", validation_alias="VECTORSTORE_TABLE_NAME")
+    bucket_name: str | None = Field(None, validation_alias="BUCKET_NAME")
+
+    # --- ingestion ---------------------------------------------------------------------
+    chunk_size_tokens: int = Field(200, ge=16, le=510, validation_alias="RAG_CHUNK_SIZE")
+    chunk_overlap_tokens: int = Field(32, ge=0, validation_alias="RAG_CHUNK_OVERLAP")
+    max_file_bytes: int = Field(50 * 1024 * 1024, ge=1, validation_alias="RAG_MAX_FILE_BYTES")
+
+    # --- embeddings --------------------------------------------------------------------
+    embedding_model_name: str = Field(
+        DEFAULT_EMBEDDING_MODEL, validation_alias="EMBEDDING_MODEL_NAME"
+    )
+    embedding_batch_size: int = Field(32, ge=1, le=512, validation_alias="RAG_EMBEDDING_BATCH_SIZE")
+    embedding_threads: int = Field(0, ge=0, validation_alias="RAG_EMBEDDING_THREADS")
+
+    # --- answers -----------------------------------------------------------------------
+    llm_provider: str = Field("openai", validation_alias="LLM_PROVIDER")
+    openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+    top_k: int = Field(5, ge=1, le=50, validation_alias="RAG_TOP_K")
+    min_relevance: float = Field(0.30, ge=-1.0, le=1.0, validation_alias="RAG_MIN_RELEVANCE")
+
+    # --- observability -----------------------------------------------------------------
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper_level(cls, value: str) -> str:
+        return value.strip().upper() or "INFO"
+
+    @field_validator("llm_provider")
+    @classmethod
+    def _lower_provider(cls, value: str) -> str:
+        return value.strip().lower() or "openai"
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Settings:
+        if self.chunk_overlap_tokens >= self.chunk_size_tokens:
+            raise ValueError(
+                f"RAG_CHUNK_OVERLAP ({self.chunk_overlap_tokens}) must be smaller than "
+                f"RAG_CHUNK_SIZE ({self.chunk_size_tokens})"
+            )
+        return self
+
+    @cached_property
+    def store_path(self) -> Path:
+        return self.data_dir / "index.sqlite3"
+
+    @property
+    def in_lambda(self) -> bool:
+        return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides winning."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,112 @@
+"""Sentence embeddings with onnxruntime + tokenizers: mean pooling and L2 normalisation,
+as sentence-transformers does for all-MiniLM-L6-v2. No torch at run time."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .base import normalize_rows
+
+
+class OnnxSentenceEmbedder:
+    """Cheap to construct; the tokenizer and the ONNX session load on first use."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        dimension: int,
+        tokenizer_path: Path,
+        model_path_factory: Any,
+        max_tokens: int = 256,
+        batch_size: int = 32,
+        threads: int = 0,
+    ) -> None:
+        self.name = name
+        self.dimension = dimension
+        self.max_tokens = max_tokens
+        self._tokenizer_path = tokenizer_path
+        self._model_path_factory = model_path_factory
+        self._batch_size = batch_size
+        self._threads = threads or min(4, os.cpu_count() or 1)
+        self._lock = threading.Lock()
+        self._tokenizer: Any = None
+        self._counter: Any = None
+        self._session: Any = None
+
+    # --- loading -------------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        self._ensure_session()
+
+    def _ensure_tokenizers(self) -> None:
+        if self._tokenizer is not None:
+            return
+        from tokenizers import Tokenizer
+
+        with self._lock:
+            if self._tokenizer is None:
+                counter = Tokenizer.from_file(str(self._tokenizer_path))
+                counter.no_truncation()
+                counter.no_padding()
+                tokenizer = Tokenizer.from_file(str(self._tokenizer_path))
+                tokenizer.enable_truncation(self.max_tokens)
+                tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+                self._counter, self._tokenizer = counter, tokenizer
+
+    def _ensure_session(self) -> None:
+        self._ensure_tokenizers()
+        if self._session is not None:
+            return
+        import onnxruntime as ort
+
+        with self._lock:
+            if self._session is None:
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = self._threads
+                options.inter_op_num_threads = 1
+                options.log_severity_level = 3  # shape-merge warnings are noise for users
+                path = self._model_path_factory()
+                self._session = ort.InferenceSession(
+                    str(path), options, providers=["CPUExecutionProvider"]
+                )
+
+    # --- Embedder protocol ---------------------------------------------------------------
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        self._ensure_tokenizers()
+        encodings = self._counter.encode_batch(list(texts), add_special_tokens=False)
+        return [len(e.ids) for e in encodings]
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        self._ensure_session()
+        # Sorting by length keeps padding (wasted compute) small within each batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        result = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for begin in range(0, len(order), self._batch_size):
+            batch = order[begin : begin + self._batch_size]
+            result[batch] = self._embed_batch([texts[i] for i in batch])
+        return result
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        (hidden,) = self._session.run(
+            ["last_hidden_state"],
+            {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+        )
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        return normalize_rows(pooled)

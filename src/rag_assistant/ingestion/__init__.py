@@ -1,0 +1,1 @@
+"""From file bytes to clean, located chunks: parsing, cleaning, chunking."""

@@ -1,0 +1,50 @@
+"""Logging: readable lines on a terminal, one JSON object per line inside AWS Lambda.
+
+Fields passed with `extra=` (document_id, chunks, ...) appear in both forms, so CloudWatch
+Logs Insights can filter on them. Secrets are never passed to the logger.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "level": record.levelname,
+            "timestamp": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        payload.update({k: v for k, v in vars(record).items() if k not in _STANDARD and v is not None})
+        if record.exc_info:
+            payload["exception"] = self.formatException(record.exc_info)
+        return json.dumps(payload, default=str, ensure_ascii=False)
+
+
+class ReadableFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{record.levelname.lower()}: {record.getMessage()}"
+        extras = {k: v for k, v in vars(record).items() if k not in _STANDARD and v is not None}
+        if extras:
+            line += " (" + ", ".join(f"{k}={v}" for k, v in extras.items()) + ")"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def configure_logging(level: str = "INFO", *, json_lines: bool | None = None) -> None:
+    if json_lines is None:
+        json_lines = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+    handler = logging.StreamHandler(sys.stdout if json_lines else sys.stderr)
+    handler.setFormatter(JsonFormatter() if json_lines else ReadableFormatter())
+    root = logging.getLogger("rag_assistant")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False

@@ -1,0 +1,5 @@
+"""Finding the chunks that answer a question."""
+
+from .retriever import Retriever
+
+__all__ = ["Retriever"]

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from rag_assistant.config import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("RAG_SHARED_DIR", REPO.parent / "shared"))
+PDF_DIR = SHARED / "data" / "pdfs"
+ZERO_TRUST_PDF = PDF_DIR / "NIST.SP.800-207-ZeroTrustArchitecture.pdf"
+SSDF_PDF = PDF_DIR / "NIST.SP.800-218.pdf"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not ZERO_TRUST_PDF.exists():
+        raise pytest.UsageError(
+            f"the NIST PDFs are missing at {PDF_DIR}; set RAG_SHARED_DIR to the shared/ folder"
+        )
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # One built model per test session; RAG_CACHE_DIR lets a developer reuse theirs.
+    configured = os.environ.get("RAG_TEST_MODEL_CACHE")
+    return Path(configured) if configured else tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session")
+def minilm(model_cache: Path):
+    from rag_assistant.embedding.registry import create_embedder
+
+    embedder = create_embedder("sentence-transformers/all-MiniLM-L6-v2", cache_dir=model_cache)
+    embedder.warm_up()
+    return embedder
+
+
+@pytest.fixture()
+def settings(tmp_path: Path, model_cache: Path) -> Settings:
+    return Settings(RAG_DATA_DIR=tmp_path / "data", RAG_CACHE_DIR=model_cache, LLM_PROVIDER="extractive")
+
+
+@pytest.fixture()
+def hashing_service(settings: Settings):
+    """Service on the deterministic hashing embedder: fast lifecycle tests, no model."""
+    from rag_assistant.bootstrap import create_service
+    from rag_assistant.embedding.hashing import HashingEmbedder
+
+    service = create_service(settings, embedder=HashingEmbedder())
+    yield service
+    service.store.close()
+
+
+@pytest.fixture(scope="session")
+def nist_service(tmp_path_factory: pytest.TempPathFactory, minilm):
+    """Both NIST PDFs indexed once with the real model, shared by read-only tests."""
+    from rag_assistant.bootstrap import create_service
+
+    data = tmp_path_factory.mktemp("nist-index")
+    service = create_service(
+        Settings(RAG_DATA_DIR=data, LLM_PROVIDER="extractive"), embedder=minilm
+    )
+    results = [service.ingest_path(p) for p in (ZERO_TRUST_PDF, SSDF_PDF)]
+    assert all(r.outcome == "indexed" for r in results), results
+    yield service
+    service.store.close()

@@ -1,0 +1,121 @@
+from collections.abc import Sequence
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rag_assistant.embedding.hashing import HashingEmbedder
+from rag_assistant.ingestion.chunking import chunk_sections, split_spans
+from rag_assistant.models import Section
+
+
+class CharCounter:
+    """One token per character: forces the character-level fallback on long words."""
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(t) for t in texts]
+
+
+WORDS = HashingEmbedder()
+COUNTERS = {"words": WORDS, "chars": CharCounter()}
+
+# Text with the boundaries the chunker cares about: paragraphs, lines, sentences, words,
+# runs without spaces, Korean, and odd whitespace.
+pieces = st.one_of(
+    st.text(min_size=0, max_size=40),
+    st.sampled_from(
+        ["\n\n", "\n", ". ", "? ", "! ", " ", "\t", "다. ", "제로 트러스트는", "supercalifragilistic" * 5,
+         "Zero trust.", "1. ", "tenets:", "\u3000", "…"]
+    ),
+)
+texts = st.lists(pieces, max_size=60).map("".join)
+
+
+def check_spans(text: str, counter, max_tokens: int, overlap: int) -> None:
+    spans = split_spans(text, counter, max_tokens, overlap)
+    if not text:
+        assert spans == []
+        return
+    assert spans[0].start == 0 and spans[-1].end == len(text)
+    for span in spans:
+        assert span.start < span.end
+        assert counter.count_tokens([text[span.start : span.end]])[0] <= max_tokens
+    for prev, nxt in zip(spans, spans[1:]):
+        assert prev.start < nxt.start and prev.end < nxt.end  # progress, no duplicates
+        assert nxt.start <= prev.end  # nothing lost between chunks
+        if nxt.start < prev.end:
+            shared = text[nxt.start : prev.end]
+            assert counter.count_tokens([shared])[0] <= overlap
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    text=texts,
+    counter_name=st.sampled_from(sorted(COUNTERS)),
+    max_tokens=st.integers(min_value=1, max_value=64),
+    data=st.data(),
+)
+def test_spans_cover_the_text_within_budget_and_overlap(text, counter_name, max_tokens, data) -> None:
+    overlap = data.draw(st.integers(min_value=0, max_value=max_tokens - 1))
+    check_spans(text, COUNTERS[counter_name], max_tokens, overlap)
+
+
+@settings(max_examples=40, deadline=None)
+@given(text=texts, max_tokens=st.integers(min_value=8, max_value=120), data=st.data())
+def test_spans_hold_with_the_real_tokenizer(minilm, text, max_tokens, data) -> None:
+    overlap = data.draw(st.integers(min_value=0, max_value=max_tokens // 2))
+    check_spans(text, minilm, max_tokens, overlap)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x" * 5000, "가" * 3000, ("word " * 2000).strip(), "\n" * 500, " " * 100 + "end", "a.b.c." * 400],
+)
+def test_pathological_inputs_terminate_and_cover(text: str) -> None:
+    for counter in COUNTERS.values():
+        check_spans(text, counter, 16, 4)
+
+
+def test_invalid_budgets_are_rejected() -> None:
+    with pytest.raises(ValueError):
+        split_spans("text", WORDS, 0)
+    with pytest.raises(ValueError):
+        split_spans("text", WORDS, 10, 10)
+
+
+def test_chunks_prefer_paragraph_boundaries() -> None:
+    para_a = " ".join(["Alpha sentence number %d." % i for i in range(8)])
+    para_b = " ".join(["Bravo sentence number %d." % i for i in range(8)])
+    text = f"{para_a}\n\n{para_b}"
+    spans = split_spans(text, WORDS, 60, 0)
+    assert [text[s.start : s.end].strip() for s in spans] == [para_a, para_b]
+
+
+def test_list_introduction_stays_with_its_list() -> None:
+    intro = "Filler sentence. " * 20 + "The system follows these tenets:"
+    items = "\n".join(f"{i}. Item number {i} of the list." for i in range(1, 4))
+    text = f"{intro}\n{items}"
+    spans = split_spans(text, WORDS, 120, 0)
+    assert any("tenets:" in text[s.start : s.end] and "1. Item" in text[s.start : s.end] for s in spans)
+
+
+def test_chunk_ids_are_deterministic_and_pages_tracked() -> None:
+    sections = [Section(text=f"Page {n} text. " * 30, page=n) for n in range(1, 4)]
+    first = chunk_sections("doc_x", "abcdef0123456789", sections, WORDS, 50, 10)
+    again = chunk_sections("doc_x", "abcdef0123456789", sections, WORDS, 50, 10)
+    assert [c.chunk_id for c in first] == [c.chunk_id for c in again]
+    assert first[0].chunk_id == "doc_x:abcdef012345:00000"
+    assert first[0].page == 1 and first[-1].page_end == 3
+    spanning = [c for c in first if c.page != c.page_end]
+    assert spanning, "a chunk running across a page break keeps both page numbers"
+    for c in first:
+        assert f"Page {c.page} text." in c.text
+
+
+def test_heading_budget_keeps_chunks_inside_the_model_window() -> None:
+    heading = "Very " * 20 + "Long Heading"
+    sections = [Section(text="Body sentence here. " * 100, heading=heading)]
+    chunks = chunk_sections("d", "v" * 12, sections, WORDS, 40, 5)
+    for c in chunks:
+        assert WORDS.count_tokens([c.embedding_text()])[0] <= 40
+        assert c.heading == heading

@@ -1,0 +1,137 @@
+"""The `rag` command end to end: real PDFs, the real model, a real on-disk index."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import PDF_DIR, SSDF_PDF, ZERO_TRUST_PDF
+from pdf_factory import docx_bytes, encrypted_pdf, scanned_pdf, truncated_pdf
+from rag_assistant.cli import cli
+
+
+@pytest.fixture()
+def rag(tmp_path: Path, model_cache: Path):
+    runner = CliRunner()
+    env = {"RAG_DATA_DIR": str(tmp_path / "data"), "RAG_CACHE_DIR": str(model_cache),
+           "LLM_PROVIDER": "extractive", "OPENAI_API_KEY": ""}
+
+    def run(*args: str, expect: int = 0):
+        result = runner.invoke(cli, list(args), env=env, catch_exceptions=False)
+        assert result.exit_code == expect, result.output + result.stderr
+        return result
+
+    return run
+
+
+def test_ingest_ask_and_reingest_the_nist_pdfs(rag) -> None:
+    first = json.loads(rag("ingest", str(PDF_DIR), "--json").stdout)
+    assert sorted(r["file_name"] for r in first) == sorted([ZERO_TRUST_PDF.name, SSDF_PDF.name])
+    assert all(r["outcome"] == "indexed" and r["chunk_count"] > 50 for r in first)
+
+    answer = json.loads(rag("ask", "What are the tenets of zero trust?", "--json").stdout)
+    assert answer["answered"] is True and answer["generator"] == "extractive"
+    cited = [s for s in answer["sources"] if s.get("quote")]
+    assert cited, answer
+    assert any(s["file_name"] == ZERO_TRUST_PDF.name and isinstance(s["page"], int) for s in cited)
+    for source in answer["sources"]:
+        assert {"document_id", "file_name", "page", "chunk_id", "score", "snippet"} <= set(source)
+    assert "tenets" in answer["answer"].lower()
+    assert "[" in answer["answer"]
+
+    second = json.loads(rag("ingest", str(PDF_DIR), "--json").stdout)
+    assert [r["outcome"] for r in second] == ["unchanged", "unchanged"]
+    assert sorted(r["chunk_count"] for r in second) == sorted(r["chunk_count"] for r in first)
+
+    listing = json.loads(rag("documents", "--json").stdout)
+    assert {d["file_name"] for d in listing["documents"]} == {ZERO_TRUST_PDF.name, SSDF_PDF.name}
+    assert all(d["status"] == "ready" and d["page_count"] for d in listing["documents"])
+
+
+def test_bad_files_fail_alone_and_the_rest_is_indexed(rag, tmp_path: Path) -> None:
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    (batch / "empty.txt").write_bytes(b"")
+    (batch / "cut.pdf").write_bytes(truncated_pdf(SSDF_PDF))
+    (batch / "locked.pdf").write_bytes(encrypted_pdf(SSDF_PDF))
+    (batch / "scan.pdf").write_bytes(scanned_pdf())
+    (batch / "report.pdf").write_bytes(docx_bytes())
+    (batch / "empty.md").write_bytes(b"")
+    korean = "제로 트러스트는 네트워크 위치만으로 암묵적 신뢰를 부여하지 않는 보안 모델입니다.\n" * 3
+    (batch / "korean-cp949.txt").write_bytes(korean.encode("cp949"))
+    shutil.copy(SSDF_PDF, batch / SSDF_PDF.name)
+
+    result = rag("ingest", str(batch), "--json", expect=1)
+    outcomes = {r["file_name"]: r for r in json.loads(result.stdout)}
+    assert outcomes[SSDF_PDF.name]["outcome"] == "indexed"
+    assert outcomes["korean-cp949.txt"]["outcome"] == "indexed"
+    expected_reasons = {
+        "empty.txt": "empty",
+        "empty.md": "empty",
+        "cut.pdf": "truncated",
+        "locked.pdf": "password",
+        "scan.pdf": "no text layer",
+        "report.pdf": "not a PDF",
+    }
+    for name, phrase in expected_reasons.items():
+        assert outcomes[name]["outcome"] == "failed", outcomes[name]
+        assert phrase in outcomes[name]["reason"], outcomes[name]
+
+    docs = {d["file_name"]: d for d in json.loads(rag("documents", "--json").stdout)["documents"]}
+    assert docs[SSDF_PDF.name]["status"] == "ready"
+    assert docs["korean-cp949.txt"]["status"] == "ready"
+    assert docs["locked.pdf"]["status"] == "failed" and "password" in docs["locked.pdf"]["error"]
+
+    hits = json.loads(rag("search", "암묵적 신뢰", "--json").stdout)
+    assert any(h["file_name"] == "korean-cp949.txt" and "제로 트러스트" in h["snippet"] for h in hits)
+
+
+def test_human_output_and_unsupported_or_missing_paths(rag, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Deploy\n## Rollback\nRun `cdk deploy` with the previous version to roll back.\n")
+    other = tmp_path / "sheet.xlsx"
+    other.write_bytes(b"PK\x03\x04")
+    result = rag("ingest", str(notes), str(other), str(tmp_path / "missing.pdf"), expect=1)
+    assert "indexed    notes.md" in result.stdout
+    assert "unsupported file type '.xlsx'" in result.stdout
+    assert "missing.pdf: no such file or folder" in result.stdout
+
+    out = rag("search", "how to roll back a deployment").stdout
+    assert "notes.md" in out and "§ Deploy > Rollback" in out
+
+
+def test_delete_and_unknown_ids(rag, tmp_path: Path) -> None:
+    note = tmp_path / "a.txt"
+    note.write_text("Alpha bravo charlie delta echo foxtrot.")
+    doc_id = json.loads(rag("ingest", str(note), "--json").stdout)[0]["document_id"]
+    assert "deleted" in rag("delete", doc_id).stdout
+    assert json.loads(rag("documents", "--json").stdout)["documents"] == []
+    missing = rag("delete", doc_id, expect=1)
+    assert "no document with id" in missing.stderr
+
+
+def test_question_validation_and_bad_cursor(rag) -> None:
+    assert "must not be empty" in rag("ask", "   ", expect=2).stderr
+    assert "limit is 2000" in rag("ask", "x" * 2001, expect=2).stderr
+    assert "invalid cursor" in rag("documents", "--cursor", "zzz", expect=2).stderr
+
+
+def test_abstains_when_the_documents_do_not_hold_the_answer(rag, tmp_path: Path) -> None:
+    note = tmp_path / "zt.txt"
+    note.write_text(ZERO_TRUST_PDF.name + ": zero trust assumes no implicit trust based on network location.")
+    rag("ingest", str(note))
+    answer = json.loads(rag("ask", "What is the best recipe for sourdough bread?", "--json").stdout)
+    assert answer["answered"] is False
+    assert "do not contain" in answer["answer"]
+
+
+def test_invalid_configuration_is_one_clear_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["documents"], env={"RAG_DATA_DIR": str(tmp_path), "RAG_CHUNK_SIZE": "lots"}
+    )
+    assert result.exit_code == 1
+    assert "invalid configuration" in result.stderr and "RAG_CHUNK_SIZE" in result.stderr

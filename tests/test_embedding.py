@@ -1,0 +1,60 @@
+import json
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURES
+from rag_assistant.embedding.base import Embedder
+from rag_assistant.embedding.registry import canonical_model_name, create_embedder
+from rag_assistant.errors import ConfigurationError
+
+
+def test_vectors_agree_with_sentence_transformers_reference(minilm) -> None:
+    # The fixture was produced by sentence-transformers itself
+    # (scripts/make_reference_embeddings.py); we run the same weights without torch.
+    reference = json.loads((FIXTURES / "minilm_reference.json").read_text())
+    ours = minilm.embed_documents(reference["texts"])
+    expected = np.array(reference["vectors"], dtype=np.float32)
+    cosines = (ours * expected).sum(axis=1) / np.linalg.norm(expected, axis=1)
+    assert cosines.min() >= 0.99, dict(zip(reference["texts"], cosines.round(5)))
+
+
+def test_batching_and_order_do_not_change_vectors(minilm) -> None:
+    texts = ["short", "a somewhat longer sentence about zero trust networks", "중간 길이의 한국어 문장입니다"]
+    together = minilm.embed_documents(texts)
+    alone = np.stack([minilm.embed_query(t) for t in texts])
+    assert together.shape == (3, 384) and together.dtype == np.float32
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+
+
+def test_similar_texts_are_closer_than_unrelated_ones(minilm) -> None:
+    q, near, far = minilm.embed_documents(
+        ["How does zero trust handle network location?",
+         "Zero trust grants no implicit trust based on network location.",
+         "The recipe needs two cups of flour and an egg."]
+    )
+    assert q @ near > q @ far + 0.3
+
+
+def test_token_counts_exclude_special_tokens(minilm) -> None:
+    assert minilm.count_tokens(["hello world", ""]) == [2, 0]
+    assert minilm.embed_documents([]).shape == (0, 384)
+
+
+def test_minilm_is_an_embedder(minilm) -> None:
+    assert isinstance(minilm, Embedder)
+    assert minilm.name == "sentence-transformers/all-MiniLM-L6-v2" and minilm.dimension == 384
+
+
+def test_model_names_resolve_and_unknown_names_fail_clearly(tmp_path) -> None:
+    assert canonical_model_name("all-MiniLM-L6-v2") == "sentence-transformers/all-MiniLM-L6-v2"
+    with pytest.raises(ConfigurationError, match="unknown EMBEDDING_MODEL_NAME"):
+        create_embedder("openai/text-embedding-3-small", cache_dir=tmp_path)
+
+
+def test_the_runtime_never_imports_torch(minilm) -> None:
+    import sys
+
+    minilm.embed_query("warm")
+    assert "torch" not in sys.modules and "sentence_transformers" not in sys.modules

@@ -1,0 +1,88 @@
+from pathlib import Path
+
+from rag_assistant.models import DocumentStatus, IngestOutcome
+from rag_assistant.service import document_id_for, iter_supported_files, local_source
+
+
+def test_document_id_is_stable_per_source(hashing_service, tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_text("# Title\nFirst version of the text.")
+    first = hashing_service.ingest_path(path)
+    assert first.document_id == document_id_for(local_source(path))
+    path.write_text("# Title\nSecond version, with different words entirely.")
+    second = hashing_service.ingest_path(path)
+    assert second.outcome is IngestOutcome.INDEXED and second.document_id == first.document_id
+    chunks = hashing_service.store.get_chunks(first.document_id)
+    assert [c.text for c in chunks] == ["Second version, with different words entirely."]
+    assert chunks[0].heading == "Title"
+
+
+def test_unchanged_content_is_skipped_without_reembedding(hashing_service, tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_text("Some stable text. " * 50)
+    assert hashing_service.ingest_path(path).outcome is IngestOutcome.INDEXED
+    calls = []
+    original = hashing_service.embedder.embed_documents
+    hashing_service.embedder.embed_documents = lambda texts: calls.append(texts) or original(texts)
+    again = hashing_service.ingest_path(path)
+    assert again.outcome is IngestOutcome.UNCHANGED and calls == []
+
+
+def test_a_bad_new_version_keeps_the_good_old_one_searchable(hashing_service, tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_text("Good content about gateways and policy engines.")
+    good = hashing_service.ingest_path(path)
+    path.write_bytes(b"")
+    bad = hashing_service.ingest_path(path)
+    assert bad.outcome is IngestOutcome.FAILED and "empty" in bad.reason
+    document = hashing_service.get_document(good.document_id)
+    assert document.status is DocumentStatus.READY and "latest version failed" in document.error
+    assert hashing_service.search("policy engines")[0].chunk.document_id == good.document_id
+
+
+def test_an_unexpected_error_fails_one_file_and_is_recorded(hashing_service, tmp_path: Path) -> None:
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("alpha text here")
+    b.write_text("bravo text here")
+    original = hashing_service.embedder.embed_documents
+
+    def explode_on_alpha(texts):
+        if any("alpha" in t for t in texts):
+            raise RuntimeError("boom")
+        return original(texts)
+
+    hashing_service.embedder.embed_documents = explode_on_alpha
+    results = [hashing_service.ingest_path(p) for p in (a, b)]
+    assert [r.outcome for r in results] == [IngestOutcome.FAILED, IngestOutcome.INDEXED]
+    assert "internal error (RuntimeError)" in results[0].reason
+    assert hashing_service.get_document(results[0].document_id).status is DocumentStatus.FAILED
+
+
+def test_oversized_files_are_refused_before_reading(hashing_service, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    big = tmp_path / "big.txt"
+    big.write_text("x" * 2048)
+    hashing_service.settings = hashing_service.settings.model_copy(update={"max_file_bytes": 1024})
+    result = hashing_service.ingest_path(big)
+    assert result.outcome is IngestOutcome.FAILED and "limit is 1,024" in result.reason
+    assert replace(result, seconds=0).chunk_count == 0
+
+
+def test_folder_walk_skips_hidden_and_unsupported_files(tmp_path: Path) -> None:
+    for name in ["a.md", "b.TXT", "c.pdf", "d.docx", ".hidden.md", ".git/x.md", "sub/e.markdown"]:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    found = [p.relative_to(tmp_path).as_posix() for p in iter_supported_files([tmp_path])]
+    assert found == ["a.md", "b.TXT", "c.pdf", "sub/e.markdown"]
+
+
+def test_real_model_answers_with_pages_from_the_right_pdf(nist_service) -> None:
+    answer = nist_service.ask("What are the tenets of zero trust?")
+    assert answer.answered
+    cited = [c for c in answer.citations if c.quote]
+    assert cited and cited[0].hit.file_name.startswith("NIST.SP.800-207")
+    assert all(c.hit.chunk.page and 1 <= c.hit.chunk.page <= 59 for c in cited)
+    ssdf = nist_service.ask("Which practices does the Secure Software Development Framework recommend?")
+    assert ssdf.answered and any(c.hit.file_name == "NIST.SP.800-218.pdf" for c in ssdf.citations if c.quote)
