@@ -1,13 +1,15 @@
 # Two commands do all the set-up on a fresh machine (see README):
-#   make run    install, index DOCS (default: README.md and docs/) and answer a first question
+#   make run    install, index DOCS (default: README.md and docs/), serve http://127.0.0.1:8000
 #   make test   install with the test tools and run every test
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DOCS ?= README.md docs
+HOST ?= 127.0.0.1
+PORT ?= 8000
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: install install-test run test bench lint clean
+.PHONY: install install-test browser run test bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,16 +25,25 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install -c constraints.txt -e '.[test]'
 	touch $@
 
+# The browser test drives Debian's Chromium (Playwright never downloads a browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Chromium is needed for tests/test_web_page.py: install it (Debian: apt-get install chromium)" >&2; \
+	    exit 1; \
+	  fi; }
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 run: install
-	$(BIN)/rag ingest $(DOCS)
-	$(BIN)/rag ask "How do I run the tests?"
-	@echo
-	@echo "Ready. Try:  $(BIN)/rag ingest PATH...   $(BIN)/rag ask \"your question\"   $(BIN)/rag --help"
+	$(BIN)/rag ingest $(DOCS) || true
+	@echo "The CLI is ready too: $(BIN)/rag ask \"your question\"   $(BIN)/rag --help"
+	$(BIN)/rag serve --host $(HOST) --port $(PORT)
 
-test: install-test
+test: install-test browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install-test

@@ -194,6 +194,23 @@ def delete(ctx: click.Context, document_id: str, as_json: bool) -> None:
         click.echo(f"deleted {document_id}")
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback by default: set 0.0.0.0 to share.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+def serve(host: str, port: int) -> None:
+    """Serve the API and the web page (http://127.0.0.1:8000)."""
+    import uvicorn
+
+    from .api.app import create_local_app
+    from .config import load_settings
+    from .observability import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    click.echo(f"Serving the assistant on http://{host}:{port}  (API docs: /docs)", err=True)
+    uvicorn.run(create_local_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
 MAX_QUESTION_CHARS = 2000
 
 

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50, validation_alias="RAG_TOP_K")
     min_relevance: float = Field(0.30, ge=-1.0, le=1.0, validation_alias="RAG_MIN_RELEVANCE")
 
+    # --- HTTP API ------------------------------------------------------------------------
+    cors_allowed_origins: str = Field("*", validation_alias="CORS_ALLOWED_ORIGINS")
+
     # --- observability -----------------------------------------------------------------
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
 
@@ -85,6 +88,12 @@ class Settings(BaseSettings):
     @cached_property
     def store_path(self) -> Path:
         return self.data_dir / "index.sqlite3"
+
+    @property
+    def cors_origins(self) -> list[str]:
+        """CORS_ALLOWED_ORIGINS as a list: "*" (the spec's default) or comma-separated origins."""
+        origins = [o.strip() for o in self.cors_allowed_origins.split(",") if o.strip()]
+        return origins or ["*"]
 
     @property
     def in_lambda(self) -> bool:

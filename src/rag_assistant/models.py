@@ -83,7 +83,7 @@ class SearchHit:
     file_name: str
     score: float
 
-    def to_dict(self, snippet_chars: int = 400) -> dict[str, Any]:
+    def to_dict(self, snippet_chars: int = 1500) -> dict[str, Any]:
         text = self.chunk.text
         snippet = text if len(text) <= snippet_chars else text[:snippet_chars].rstrip() + "…"
         return {
@@ -148,6 +148,8 @@ class IngestResult:
     document_id: str | None = None
     chunk_count: int = 0
     reason: str | None = None
+    #: stable code of the failure (an IngestError code), for APIs and scripts
+    error_code: str | None = None
     seconds: float = 0.0
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -41,6 +42,29 @@ def local_source(path: Path) -> str:
     return path.resolve().as_uri()
 
 
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
+
+
+def clean_file_name(name: str) -> str:
+    """The last path component, without control or path characters, at most 200 chars.
+
+    Browsers send a bare name, but any client can send "../../etc/passwd" or a name full of
+    control characters; we keep only what is safe to show and to store.
+    """
+    base = re.split(r"[/\\]", name.strip())[-1]
+    base = _UNSAFE_NAME.sub("_", base).strip(" .")
+    if len(base) > 200:
+        stem, dot, suffix = base.rpartition(".")
+        base = (stem[: 200 - len(suffix) - 1] + dot + suffix) if dot and len(suffix) <= 10 else base[:200]
+    return base or "upload"
+
+
+def upload_source(name: str) -> tuple[str, str]:
+    """(source, file name) of a file uploaded through the API: same name, same document."""
+    file_name = clean_file_name(name)
+    return f"upload:///{file_name}", file_name
+
+
 class RagService:
     def __init__(
         self,
@@ -67,12 +91,16 @@ class RagService:
             result = self._ingest(document_id, source, file_name, data)
         except IngestError as exc:
             self._record_failure(document_id, source, file_name, data, str(exc))
-            result = IngestResult(source, file_name, IngestOutcome.FAILED, document_id, reason=str(exc))
+            result = IngestResult(
+                source, file_name, IngestOutcome.FAILED, document_id, reason=str(exc), error_code=exc.code
+            )
         except Exception as exc:  # a bug must not stop the other files of a batch
             log.exception("unexpected error while indexing", extra={"document_id": document_id})
             reason = f"internal error ({type(exc).__name__}); see the log for details"
             self._record_failure(document_id, source, file_name, data, reason)
-            result = IngestResult(source, file_name, IngestOutcome.FAILED, document_id, reason=reason)
+            result = IngestResult(
+                source, file_name, IngestOutcome.FAILED, document_id, reason=reason, error_code="internal_error"
+            )
         result = replace(result, seconds=time.perf_counter() - started)
         log.info(
             "ingested %s: %s",
@@ -166,7 +194,10 @@ class RagService:
             data = path.read_bytes()
         except (OSError, IngestError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            return IngestResult(source, path.name, IngestOutcome.FAILED, document_id_for(source), reason=reason)
+            code = exc.code if isinstance(exc, IngestError) else "unreadable_file"
+            return IngestResult(
+                source, path.name, IngestOutcome.FAILED, document_id_for(source), reason=reason, error_code=code
+            )
         return self.ingest_bytes(source, path.name, data)
 
     # --- questions -----------------------------------------------------------------------

@@ -26,6 +26,7 @@ class OnnxSentenceEmbedder:
         model_path_factory: Any,
         max_tokens: int = 256,
         batch_size: int = 32,
+        batch_tokens: int = 256,
         threads: int = 0,
     ) -> None:
         self.name = name
@@ -34,6 +35,7 @@ class OnnxSentenceEmbedder:
         self._tokenizer_path = tokenizer_path
         self._model_path_factory = model_path_factory
         self._batch_size = batch_size
+        self._batch_tokens = batch_tokens
         self._threads = threads or min(4, os.cpu_count() or 1)
         self._lock = threading.Lock()
         self._tokenizer: Any = None
@@ -57,7 +59,7 @@ class OnnxSentenceEmbedder:
                 counter.no_padding()
                 tokenizer = Tokenizer.from_file(str(self._tokenizer_path))
                 tokenizer.enable_truncation(self.max_tokens)
-                tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+                tokenizer.no_padding()
                 self._counter, self._tokenizer = counter, tokenizer
 
     def _ensure_session(self) -> None:
@@ -91,18 +93,29 @@ class OnnxSentenceEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         self._ensure_session()
-        # Sorting by length keeps padding (wasted compute) small within each batch.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        encodings = self._tokenizer.encode_batch(list(texts))
+        lengths = [len(e.ids) for e in encodings]
+        # Length-sorted batches of a bounded padded size: on CPU, large batches of long
+        # inputs are slower *and* bigger (attention matrices outgrow the caches); see
+        # docs/BENCHMARKS.md for the measurements behind the token budget.
+        order = sorted(range(len(texts)), key=lengths.__getitem__)
         result = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for begin in range(0, len(order), self._batch_size):
-            batch = order[begin : begin + self._batch_size]
-            result[batch] = self._embed_batch([texts[i] for i in batch])
+        batch: list[int] = []
+        for index in order:
+            if batch and (len(batch) + 1) * lengths[index] > self._batch_tokens or len(batch) >= self._batch_size:
+                result[batch] = self._embed_batch([encodings[i].ids for i in batch])
+                batch = []
+            batch.append(index)
+        result[batch] = self._embed_batch([encodings[i].ids for i in batch])
         return result
 
-    def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+    def _embed_batch(self, token_ids: list[list[int]]) -> np.ndarray:
+        width = max(len(ids) for ids in token_ids)
+        ids = np.zeros((len(token_ids), width), dtype=np.int64)
+        mask = np.zeros((len(token_ids), width), dtype=np.int64)
+        for row, seq in enumerate(token_ids):
+            ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1
         (hidden,) = self._session.run(
             ["last_hidden_state"],
             {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},

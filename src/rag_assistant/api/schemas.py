@@ -1,0 +1,90 @@
+"""Request and response bodies: the public contract of the API (and of its OpenAPI)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_QUESTION_CHARS = 2000
+MAX_TOP_K = 20
+
+
+class QueryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(
+        ..., min_length=1, max_length=MAX_QUESTION_CHARS, description="The question, in any language."
+    )
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="How many sources to retrieve.")
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("question must not be blank")
+        return value.strip()
+
+
+class Source(BaseModel):
+    number: int = Field(..., description="The n of [n] in the answer.")
+    document_id: str
+    file_name: str
+    page: int | None = Field(None, description="First PDF page of the chunk (1-based).")
+    page_end: int | None = None
+    heading: str | None = Field(None, description="Markdown heading path of the chunk.")
+    chunk_id: str
+    score: float
+    snippet: str
+    quote: str | None = Field(None, description="The text the answer took from this source.")
+
+
+class QueryResponse(BaseModel):
+    question: str
+    answer: str
+    answered: bool = Field(..., description="False when the documents do not contain the answer.")
+    generator: str = Field(..., description="Which answer generator answered (extractive, openai, ...).")
+    sources: list[Source]
+    timings_ms: dict[str, float]
+
+
+class DocumentOut(BaseModel):
+    document_id: str
+    file_name: str
+    status: Literal["processing", "ready", "failed"]
+    chunk_count: int
+    size_bytes: int
+    media_type: str
+    page_count: int | None
+    embedding_model: str
+    error: str | None
+    created_at: str
+    updated_at: str
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]
+    next_cursor: str | None = Field(None, description="Pass as ?cursor= for the next page.")
+
+
+class UploadResult(BaseModel):
+    outcome: Literal["indexed", "unchanged"]
+    document: DocumentOut
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(..., description="Stable, for programs: invalid_json, validation_error, ...")
+    message: str = Field(..., description="For people: what is wrong and what to do.")
+    details: list[dict] | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class ServerConfig(BaseModel):
+    upload_mode: Literal["direct", "presigned"]
+    max_upload_bytes: int
+    accepted_types: list[str]
+    generator: str
+    embedding_model: str

@@ -1,0 +1,192 @@
+"""The HTTP API over a real service (real model, real index), through FastAPI's TestClient."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import SSDF_PDF, ZERO_TRUST_PDF
+from pdf_factory import truncated_pdf
+from rag_assistant.api.app import create_app
+from rag_assistant.bootstrap import create_service
+from rag_assistant.config import Settings
+
+
+def make_client(tmp_path: Path, minilm, **settings) -> TestClient:
+    config = Settings(RAG_DATA_DIR=tmp_path / "data", LLM_PROVIDER="extractive", **settings)
+    app = create_app(lambda: create_service(config, embedder=minilm), cors_origins=config.cors_origins)
+    return TestClient(app, raise_server_exceptions=False)
+
+
+@pytest.fixture()
+def client(tmp_path: Path, minilm):
+    with make_client(tmp_path, minilm) as c:
+        yield c
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"]
+    assert "Traceback" not in response.text
+    return body["error"]
+
+
+def upload(client: TestClient, name: str, data: bytes, content_type: str = "application/octet-stream"):
+    return client.post("/rag/documents", files={"file": (name, data, content_type)})
+
+
+def test_upload_query_list_get_delete(client: TestClient) -> None:
+    created = upload(client, ZERO_TRUST_PDF.name, ZERO_TRUST_PDF.read_bytes(), "application/pdf")
+    assert created.status_code == 201, created.text
+    document = created.json()["document"]
+    assert created.json()["outcome"] == "indexed"
+    assert document["status"] == "ready" and document["page_count"] == 59 and document["chunk_count"] > 50
+
+    again = upload(client, ZERO_TRUST_PDF.name, ZERO_TRUST_PDF.read_bytes())
+    assert again.status_code == 201 and again.json()["outcome"] == "unchanged"
+
+    answer = client.post("/rag/query", json={"question": "What are the tenets of zero trust?", "top_k": 3})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["answered"] and body["generator"] == "extractive" and len(body["sources"]) == 3
+    cited = [s for s in body["sources"] if s["quote"]]
+    assert cited and all(s["file_name"] == ZERO_TRUST_PDF.name and s["page"] for s in cited)
+    assert set(body["timings_ms"]) >= {"retrieval", "generation", "total"}
+
+    korean = client.post("/rag/query", json={"question": "제로 트러스트의 원칙은 무엇인가요?"})
+    assert korean.status_code == 200 and isinstance(korean.json()["answer"], str)
+
+    doc_id = document["document_id"]
+    assert client.get(f"/rag/documents/{doc_id}").json()["file_name"] == ZERO_TRUST_PDF.name
+    assert client.delete(f"/rag/documents/{doc_id}").status_code == 204
+    assert_error(client.get(f"/rag/documents/{doc_id}"), 404, "document_not_found")
+    assert_error(client.delete(f"/rag/documents/{doc_id}"), 404, "document_not_found")
+
+
+def test_documents_paginate_with_a_cursor(client: TestClient) -> None:
+    for i in range(3):
+        assert upload(client, f"note-{i}.md", f"# Note {i}\nText number {i}.".encode()).status_code == 201
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 1} | ({"cursor": cursor} if cursor else {})
+        page = client.get("/rag/documents", params=params).json()
+        assert len(page["documents"]) <= 1
+        seen += [d["file_name"] for d in page["documents"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(seen) == ["note-0.md", "note-1.md", "note-2.md"] and len(set(seen)) == 3
+    assert_error(client.get("/rag/documents", params={"cursor": "garbage"}), 400, "invalid_cursor")
+    assert_error(client.get("/rag/documents", params={"limit": 0}), 422, "validation_error")
+    assert_error(client.get("/rag/documents", params={"limit": 101}), 422, "validation_error")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ('{"question": "unterminated', 400, "invalid_json"),
+        ("not json at all", 400, "invalid_json"),
+        ("{}", 422, "validation_error"),
+        ('{"question": ""}', 422, "validation_error"),
+        ('{"question": "   "}', 422, "validation_error"),
+        ('{"question": "' + "x" * 2001 + '"}', 422, "validation_error"),
+        ('{"question": "ok", "top_k": 0}', 422, "validation_error"),
+        ('{"question": "ok", "top_k": 21}', 422, "validation_error"),
+        ('{"question": "ok", "top_k": "five"}', 422, "validation_error"),
+        ('{"question": 42}', 422, "validation_error"),
+        ('["question"]', 422, "validation_error"),
+        ('{"question": "ok", "unknown": 1}', 422, "validation_error"),
+    ],
+)
+def test_query_input_errors(client: TestClient, body: str, status: int, code: str) -> None:
+    response = client.post("/rag/query", content=body, headers={"Content-Type": "application/json"})
+    error = assert_error(response, status, code)
+    if code == "validation_error":
+        assert error["details"]
+
+
+def test_question_too_long_says_the_limit(client: TestClient) -> None:
+    error = assert_error(client.post("/rag/query", json={"question": "x" * 2001}), 422, "validation_error")
+    assert "2000" in error["message"]
+
+
+def test_wrong_method_and_unknown_route(client: TestClient) -> None:
+    assert_error(client.get("/rag/query"), 405, "method_not_allowed")
+    assert_error(client.put("/rag/documents"), 405, "method_not_allowed")
+    assert_error(client.get("/rag/nothing-here"), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "status", "code"),
+    [
+        ("report.docx", b"PK\x03\x04 word", 415, "unsupported_file"),
+        ("no-extension", b"text", 415, "unsupported_file"),
+        ("empty.txt", b"", 422, "empty_document"),
+        ("cut.pdf", None, 422, "corrupt_file"),
+        ("fake.pdf", b"PK\x03\x04 docx renamed", 422, "corrupt_file"),
+    ],
+)
+def test_upload_errors(client: TestClient, name: str, data: bytes | None, status: int, code: str) -> None:
+    payload = truncated_pdf(SSDF_PDF) if data is None else data
+    error = assert_error(upload(client, name, payload), status, code)
+    assert name.split(".")[0] in error["message"]
+
+
+def test_upload_without_a_file_field(client: TestClient) -> None:
+    assert_error(client.post("/rag/documents", data={"other": "x"}), 422, "validation_error")
+
+
+def test_oversized_upload_is_refused(tmp_path: Path, minilm) -> None:
+    with make_client(tmp_path, minilm, RAG_MAX_FILE_BYTES=1000) as small:
+        error = assert_error(upload(small, "big.txt", b"x" * 1001), 413, "file_too_large")
+        assert "1,000" in error["message"]
+        assert small.get("/rag/config").json()["max_upload_bytes"] == 1000
+
+
+def test_hostile_file_names_are_made_safe(client: TestClient) -> None:
+    response = upload(client, "../../etc/\x00passwd\n.txt", b"some harmless text here")
+    assert response.status_code == 201, response.text
+    name = response.json()["document"]["file_name"]
+    assert "/" not in name and "\x00" not in name and "\n" not in name and name.endswith(".txt")
+    korean = upload(client, "보고서 2024 (최종).md", "# 요약\n내용입니다.".encode())
+    assert korean.json()["document"]["file_name"] == "보고서 2024 (최종).md"
+
+
+def test_cors_default_is_open_and_restriction_is_one_setting(tmp_path: Path, minilm, client) -> None:
+    preflight = client.options(
+        "/rag/query",
+        headers={"Origin": "https://example.org", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] in ("*", "https://example.org")
+    with make_client(tmp_path / "restricted", minilm, CORS_ALLOWED_ORIGINS="https://app.example.com") as c:
+        allowed = c.get("/healthz", headers={"Origin": "https://app.example.com"})
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+        denied = c.get("/healthz", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in denied.headers
+
+
+def test_unexpected_errors_are_500_json_without_details(client: TestClient, monkeypatch) -> None:
+    from rag_assistant.store.sqlite_store import SqliteVectorStore
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("secret path /var/x")
+
+    # Break the store underneath the running app: the client must still get clean JSON.
+    monkeypatch.setattr(SqliteVectorStore, "list_documents", broken)
+    error = assert_error(client.get("/rag/documents"), 500, "internal_error")
+    assert "secret" not in error["message"]
+
+
+def test_page_docs_and_schema_are_served(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert '<script src="/static/app.js"' in page.text
+    assert client.get("/static/app.js").status_code == 200
+    schema = client.get("/openapi.json").json()
+    assert {"/rag/query", "/rag/documents", "/rag/documents/{document_id}", "/healthz"} <= set(schema["paths"])
+    assert client.get("/docs").status_code == 200
+    assert client.get("/healthz").json()["status"] == "ok"
