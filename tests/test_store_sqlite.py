@@ -2,10 +2,10 @@ import pytest
 
 from rag_assistant.errors import ModelMismatchError
 from rag_assistant.store.sqlite_store import SqliteVectorStore
-from store_contract import EMBEDDER, StoreContract, put
+from store_contract import EMBEDDER, LeaseContract, StoreContract, put
 
 
-class TestSqliteStore(StoreContract):
+class TestSqliteStore(StoreContract, LeaseContract):
     @pytest.fixture()
     def store(self, tmp_path):
         store = SqliteVectorStore(tmp_path / "index.sqlite3")

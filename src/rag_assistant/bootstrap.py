@@ -20,9 +20,13 @@ def create_store(settings: Settings) -> VectorStore:
         from .store.sqlite_store import SqliteVectorStore
 
         return SqliteVectorStore(settings.store_path)
-    raise ConfigurationError(
-        f"VECTORSTORE_BACKEND={settings.vectorstore_backend!r} is not available in this build"
-    )
+    if settings.vectorstore_backend == "dynamodb":
+        from .store.dynamodb_store import DynamoDBVectorStore
+
+        return DynamoDBVectorStore(
+            settings.vectorstore_table_name, vector_index_name=settings.dynamodb_vector_index
+        )
+    raise ConfigurationError(f"VECTORSTORE_BACKEND={settings.vectorstore_backend!r} is not supported")
 
 
 def create_answerer(settings: Settings, embedder: Embedder) -> AnswerGenerator:

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=_default_cache_dir, validation_alias="RAG_CACHE_DIR")
     vectorstore_table_name: str = Field("rag-documents", validation_alias="VECTORSTORE_TABLE_NAME")
     bucket_name: str | None = Field(None, validation_alias="BUCKET_NAME")
+    dynamodb_vector_index: str | None = Field(None, validation_alias="RAG_DYNAMODB_VECTOR_INDEX")
 
     # --- ingestion ---------------------------------------------------------------------
     chunk_size_tokens: int = Field(200, ge=16, le=510, validation_alias="RAG_CHUNK_SIZE")
@@ -57,10 +58,15 @@ class Settings(BaseSettings):
     # --- answers -----------------------------------------------------------------------
     llm_provider: str = Field("openai", validation_alias="LLM_PROVIDER")
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+    # On AWS the key is read from SSM Parameter Store (SecureString) or Secrets Manager.
+    openai_api_key_parameter: str = Field("/rag/openai-api-key", validation_alias="OPENAI_API_KEY_PARAMETER")
+    openai_api_key_secret_id: str | None = Field(None, validation_alias="OPENAI_API_KEY_SECRET_ID")
+    secrets_cache_seconds: int = Field(300, ge=0, validation_alias="RAG_SECRETS_CACHE_SECONDS")
     top_k: int = Field(5, ge=1, le=50, validation_alias="RAG_TOP_K")
     min_relevance: float = Field(0.30, ge=-1.0, le=1.0, validation_alias="RAG_MIN_RELEVANCE")
 
     # --- HTTP API ------------------------------------------------------------------------
+    upload_url_expires_seconds: int = Field(900, ge=60, le=3600, validation_alias="RAG_UPLOAD_URL_EXPIRES")
     cors_allowed_origins: str = Field("*", validation_alias="CORS_ALLOWED_ORIGINS")
 
     # --- observability -----------------------------------------------------------------

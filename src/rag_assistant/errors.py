@@ -48,6 +48,12 @@ class DecodingError(IngestError):
     code = "decoding_failed"
 
 
+class DocumentBusyError(RagError):
+    """Another worker is indexing this document right now; try again later."""
+
+    code = "document_busy"
+
+
 class DocumentNotFoundError(RagError):
     code = "document_not_found"
 

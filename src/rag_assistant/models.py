@@ -109,8 +109,7 @@ class Citation:
     def to_dict(self) -> dict[str, Any]:
         data = self.hit.to_dict()
         data["number"] = self.number
-        if self.quote:
-            data["quote"] = self.quote
+        data["quote"] = self.quote or None
         return data
 
 

@@ -39,6 +39,17 @@ class ReadableFormatter(logging.Formatter):
         return line
 
 
+#: SDK loggers that print request and response bodies at DEBUG, secrets included
+#: (an SSM GetParameter response carries the decrypted value).
+SDK_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "openai", "httpx", "httpcore")
+
+
+def quiet_sdk_loggers() -> None:
+    """Keep SDK wire logs off even when LOG_LEVEL=DEBUG: they would print secrets."""
+    for name in SDK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def configure_logging(level: str = "INFO", *, json_lines: bool | None = None) -> None:
     if json_lines is None:
         json_lines = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
@@ -48,3 +59,4 @@ def configure_logging(level: str = "INFO", *, json_lines: bool | None = None) ->
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    quiet_sdk_loggers()

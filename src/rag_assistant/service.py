@@ -6,6 +6,7 @@ import hashlib
 import logging
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 from .answering.base import AnswerGenerator
 from .config import Settings
 from .embedding.base import Embedder
-from .errors import DocumentNotFoundError, FileTooLargeError, IngestError
+from .errors import DocumentBusyError, DocumentNotFoundError, FileTooLargeError, IngestError
 from .ingestion.chunking import chunk_sections
 from .ingestion.parsing import MEDIA_TYPES, media_type_for, parse_document
 from .models import (
@@ -31,6 +32,8 @@ from .store.base import VectorStore, utc_now
 log = logging.getLogger("rag_assistant.service")
 
 MAX_SOURCES = 50
+#: How long an ingestion lease lasts: the upload Lambda's 15-minute timeout.
+LOCK_SECONDS = 900
 
 
 def document_id_for(source: str) -> str:
@@ -87,20 +90,29 @@ class RagService:
         """Index one file. Never raises for a bad file: the reason is in the result."""
         started = time.perf_counter()
         document_id = document_id_for(source)
+        owner = uuid.uuid4().hex
+        if not self.store.lock_document(document_id, owner, LOCK_SECONDS):
+            return IngestResult(
+                source, file_name, IngestOutcome.FAILED, document_id,
+                reason="another worker is indexing this document; try again later",
+                error_code=DocumentBusyError.code,
+            )
         try:
             result = self._ingest(document_id, source, file_name, data)
         except IngestError as exc:
-            self._record_failure(document_id, source, file_name, data, str(exc))
+            self.record_failure(document_id, source, file_name, data, str(exc))
             result = IngestResult(
                 source, file_name, IngestOutcome.FAILED, document_id, reason=str(exc), error_code=exc.code
             )
         except Exception as exc:  # a bug must not stop the other files of a batch
             log.exception("unexpected error while indexing", extra={"document_id": document_id})
             reason = f"internal error ({type(exc).__name__}); see the log for details"
-            self._record_failure(document_id, source, file_name, data, reason)
+            self.record_failure(document_id, source, file_name, data, reason)
             result = IngestResult(
                 source, file_name, IngestOutcome.FAILED, document_id, reason=reason, error_code="internal_error"
             )
+        finally:
+            self.store.unlock_document(document_id, owner)
         result = replace(result, seconds=time.perf_counter() - started)
         log.info(
             "ingested %s: %s",
@@ -152,7 +164,7 @@ class RagService:
         self.store.replace_chunks(document, chunks, vectors)
         return IngestResult(source, file_name, IngestOutcome.INDEXED, document_id, len(chunks))
 
-    def _record_failure(
+    def record_failure(
         self, document_id: str, source: str, file_name: str, data: bytes, reason: str
     ) -> None:
         """A failed new version leaves the last good one searchable, with the error noted."""

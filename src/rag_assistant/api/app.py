@@ -22,6 +22,7 @@ from ..errors import ConfigurationError, DocumentNotFoundError, ModelMismatchErr
 from ..ingestion.parsing import MEDIA_TYPES
 from ..models import IngestOutcome
 from ..service import RagService, upload_source
+from .errors import describe_validation_errors, error_body
 from .schemas import (
     DocumentList,
     DocumentOut,
@@ -43,10 +44,7 @@ DOCUMENT_ID = Annotated[str, Path(min_length=1, max_length=200)]
 
 
 def error_response(status: int, code: str, message: str, details: list[dict] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if details:
-        body["details"] = details
-    return JSONResponse({"error": body}, status_code=status)
+    return JSONResponse(error_body(code, message, details), status_code=status)
 
 
 class ApiError(Exception):
@@ -204,11 +202,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return error_response(400, "invalid_json", "the request body is not valid JSON")
-        details = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "problem": e.get("msg", "")}
-            for e in errors
-        ]
-        summary = "; ".join(f"{d['field'] or 'body'}: {d['problem']}" for d in details)
+        summary, details = describe_validation_errors(errors)
         return error_response(422, "validation_error", summary, details)
 
     @app.exception_handler(StarletteHTTPException)

@@ -56,6 +56,18 @@ class VectorStore(Protocol):
 
     def count_chunks(self) -> int: ...
 
+    def lock_document(self, document_id: str, owner: str, ttl_seconds: int) -> bool:
+        """Take the document's ingestion lease; False while another owner holds a live one.
+
+        Two workers indexing one document at once (S3 delivers events at least once)
+        would otherwise sweep each other's chunks.
+        """
+        ...
+
+    def unlock_document(self, document_id: str, owner: str) -> None:
+        """Release the lease if `owner` still holds it."""
+        ...
+
     def close(self) -> None: ...
 
 

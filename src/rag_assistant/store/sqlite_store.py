@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ class SqliteVectorStore:
                     updated_at TEXT NOT NULL
                 );
                 CREATE INDEX IF NOT EXISTS documents_by_created
-                    ON documents (created_at DESC, document_id);
+                    ON documents (created_at DESC, document_id DESC);
                 CREATE TABLE IF NOT EXISTS chunks (
                     rowid INTEGER PRIMARY KEY,
                     chunk_id TEXT NOT NULL UNIQUE,
@@ -95,6 +96,9 @@ class SqliteVectorStore:
                     token_count INTEGER NOT NULL DEFAULT 0
                 );
                 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks (document_id, idx);
+                CREATE TABLE IF NOT EXISTS locks (
+                    document_id TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL
+                );
                 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
                     text, heading, content='chunks', content_rowid='rowid',
                     tokenize='unicode61 remove_diacritics 2'
@@ -150,14 +154,14 @@ class SqliteVectorStore:
         where = ""
         if cursor:
             created_at, document_id = decode_cursor(cursor, 2)
-            where = "WHERE created_at < ? OR (created_at = ? AND document_id > ?)"
+            where = "WHERE created_at < ? OR (created_at = ? AND document_id < ?)"
             params = (created_at, created_at, document_id, limit + 1)
         else:
             params = (limit + 1,)
         rows = list(
             self._db.execute(
                 f"SELECT {_DOCUMENT_COLUMNS} FROM documents {where} "
-                "ORDER BY created_at DESC, document_id ASC LIMIT ?",
+                "ORDER BY created_at DESC, document_id DESC LIMIT ?",
                 params,
             )
         )
@@ -249,6 +253,21 @@ class SqliteVectorStore:
 
     def count_chunks(self) -> int:
         return int(next(iter(self._db.execute("SELECT count(*) FROM chunks")))[0])
+
+    def lock_document(self, document_id: str, owner: str, ttl_seconds: int) -> bool:
+        now = time.time()
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO locks (document_id, owner, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(document_id) DO UPDATE SET owner = excluded.owner, "
+                "expires_at = excluded.expires_at WHERE locks.expires_at < ? OR locks.owner = excluded.owner",
+                (document_id, owner, now + ttl_seconds, now),
+            )
+            return self._db.changes() == 1
+
+    def unlock_document(self, document_id: str, owner: str) -> None:
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM locks WHERE document_id = ? AND owner = ?", (document_id, owner))
 
     # --- retrieval -----------------------------------------------------------------------
 

@@ -1,0 +1,41 @@
+"""rag-query-handler: POST /rag/query behind API Gateway."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from ..api.schemas import QueryRequest
+from . import runtime
+from .api import create_resolver, json_body
+from .observability import logger, metrics
+
+def _build() -> Any:
+    """The router, made on the first invocation: CORS origins come from the settings."""
+    resolver = create_resolver(runtime.settings().cors_origins)
+
+    @resolver.post("/rag/query")
+    def query() -> dict[str, Any]:
+        request = json_body(resolver, QueryRequest)
+        started = time.perf_counter()
+        answer = runtime.rag_service().ask(request.question, request.top_k)
+        metrics.add_metric("QueryLatency", MetricUnit.Milliseconds, (time.perf_counter() - started) * 1000)
+        metrics.add_metric("QueryAnswered", MetricUnit.Count, int(answer.answered))
+        return answer.to_dict()
+
+    return resolver
+
+
+_resolver: Any = None
+
+
+@logger.inject_lambda_context(log_event=False, correlation_id_path="requestContext.requestId")
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    global _resolver
+    metrics.add_metric("QueryRequests", MetricUnit.Count, 1)
+    if _resolver is None:
+        _resolver = _build()
+    return _resolver.resolve(event, context)

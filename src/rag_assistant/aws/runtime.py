@@ -1,0 +1,55 @@
+"""What a Lambda function keeps between invocations: settings and services, built on first
+use (cheap constructors; the model loads on the first question or document)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from ..config import Settings, load_settings
+from ..errors import ConfigurationError
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    loaded = load_settings()
+    if loaded.vectorstore_backend != "dynamodb":
+        raise ConfigurationError("the Lambda functions need VECTORSTORE_BACKEND=dynamodb")
+    return loaded
+
+
+@lru_cache(maxsize=1)
+def rag_service():
+    """The full service (embedder included): the upload and query functions."""
+    from ..bootstrap import create_service
+    from .secrets import openai_api_key
+
+    config = settings()
+    if config.llm_provider == "openai":
+        key = openai_api_key(config)
+        if key is not None:
+            config = config.model_copy(update={"openai_api_key": key})
+    return create_service(config)
+
+
+@lru_cache(maxsize=1)
+def blob_store():
+    from ..blobs.s3 import S3BlobStore
+
+    bucket = settings().bucket_name
+    if not bucket:
+        raise ConfigurationError("BUCKET_NAME is not set")
+    return S3BlobStore(bucket)
+
+
+@lru_cache(maxsize=1)
+def document_store():
+    """The store alone, for the documents function: no embedding stack."""
+    from ..bootstrap import create_store
+
+    return create_store(settings())
+
+
+def reset() -> None:
+    """Forget everything (tests switch tables and buckets between cases)."""
+    for cached in (settings, rag_service, blob_store, document_store):
+        cached.cache_clear()

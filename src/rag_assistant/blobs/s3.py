@@ -1,0 +1,59 @@
+"""Blobs in an S3 bucket. Endpoints come from the standard AWS settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import BlobInfo, BlobNotFoundError, UploadTarget
+
+
+class S3BlobStore:
+    def __init__(self, bucket: str, *, client: Any = None) -> None:
+        self.bucket = bucket
+        self._client = client or _client()
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    def get(self, key: str, max_bytes: int | None = None) -> bytes:
+        try:
+            response = self._client.get_object(Bucket=self.bucket, Key=key)
+        except self._client.exceptions.NoSuchKey:
+            raise BlobNotFoundError(key) from None
+        size = int(response.get("ContentLength", 0))
+        if max_bytes is not None and size > max_bytes:
+            response["Body"].close()
+            raise ValueError(f"{key} is {size:,} bytes; the limit is {max_bytes:,}")
+        return response["Body"].read()
+
+    def head(self, key: str) -> BlobInfo:
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self._client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise BlobNotFoundError(key) from None
+            raise
+        return BlobInfo(key=key, size=int(response["ContentLength"]), etag=response["ETag"].strip('"'))
+
+    def delete(self, key: str) -> None:
+        self._client.delete_object(Bucket=self.bucket, Key=key)
+
+    def presign_put(self, key: str, content_type: str, size_bytes: int, expires_in: int = 900) -> UploadTarget:
+        """A URL that accepts exactly one PUT of `size_bytes` bytes of `content_type` to `key`:
+        both are signed headers, so S3 refuses any other length or type."""
+        url = self._client.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ContentLength": size_bytes},
+            ExpiresIn=expires_in,
+        )
+        return UploadTarget(url=url, headers={"Content-Type": content_type}, key=key, expires_in=expires_in)
+
+
+def _client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # SigV4 for presigned URLs; virtual-host style falls back to path style on custom endpoints.
+    return boto3.client("s3", config=Config(signature_version="s3v4", retries={"mode": "standard"}))

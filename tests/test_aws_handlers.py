@@ -1,0 +1,287 @@
+"""The three Lambda handlers end to end on DynamoDB Local and moto's S3/SSM server, invoked
+with the events S3 and API Gateway send (tests/events/), the real model and real PDFs."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote_plus
+
+import boto3
+import pytest
+
+from aws_services import create_bucket, create_table
+from conftest import SSDF_PDF, ZERO_TRUST_PDF
+from pdf_factory import truncated_pdf
+
+EVENTS = Path(__file__).parent / "events"
+
+
+class FakeContext:
+    """The attributes of the Lambda context object the handlers read."""
+
+    function_name = "rag-test"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:ap-northeast-2:123456789012:function:rag-test"
+    aws_request_id = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+    log_group_name = "/aws/lambda/rag-test"
+    log_stream_name = "2026/11/27/[$LATEST]abc"
+
+    def __init__(self, remaining_ms: int = 900_000) -> None:
+        self._remaining = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._remaining
+
+
+def s3_event(kind: str, bucket: str, *keys: str, size: int = 1000) -> dict:
+    template = json.loads((EVENTS / f"s3_object_{kind}.json").read_text())
+    records = []
+    for key in keys:
+        record = copy.deepcopy(template["Records"][0])
+        record["s3"]["bucket"]["name"] = bucket
+        record["s3"]["bucket"]["arn"] = f"arn:aws:s3:::{bucket}"
+        record["s3"]["object"]["key"] = quote_plus(key)  # as S3 sends it
+        if "size" in record["s3"]["object"]:
+            record["s3"]["object"]["size"] = size
+        records.append(record)
+    return {"Records": records}
+
+
+def api_event(method: str, path: str, body: object = None, query: dict | None = None, raw: str | None = None) -> dict:
+    event = json.loads((EVENTS / "apigw_rest_proxy.json").read_text())
+    event["httpMethod"] = event["requestContext"]["httpMethod"] = method
+    event["path"] = path
+    event["resource"] = event["requestContext"]["resourcePath"] = path
+    event["queryStringParameters"] = query
+    event["body"] = raw if raw is not None else (json.dumps(body) if body is not None else None)
+    return event
+
+
+@pytest.fixture()
+def lambda_env(aws_environment, monkeypatch, model_cache, tmp_path):
+    from rag_assistant.aws import runtime
+
+    table, bucket = create_table(), create_bucket()
+    for name, value in {
+        "VECTORSTORE_BACKEND": "dynamodb", "VECTORSTORE_TABLE_NAME": table, "BUCKET_NAME": bucket,
+        "RAG_CACHE_DIR": str(model_cache), "LLM_PROVIDER": "extractive", "LOG_LEVEL": "INFO",
+        "AWS_LAMBDA_FUNCTION_NAME": "rag-test", "POWERTOOLS_METRICS_NAMESPACE": "RagAssistant",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    runtime.reset()
+    _reset_handlers()
+    yield {"table": table, "bucket": bucket, "s3": boto3.client("s3")}
+    runtime.reset()
+    _reset_handlers()
+
+
+def _reset_handlers() -> None:
+    from rag_assistant.aws import documents_handler, query_handler
+
+    documents_handler._resolver = None
+    query_handler._resolver = None
+
+
+def invoke_upload(event: dict, remaining_ms: int = 900_000):
+    from rag_assistant.aws.upload_handler import handler
+
+    return handler(event, FakeContext(remaining_ms))
+
+
+def invoke_api(function: str, event: dict) -> tuple[int, dict, dict]:
+    from rag_assistant.aws import documents_handler, query_handler
+
+    handler = {"query": query_handler.handler, "documents": documents_handler.handler}[function]
+    response = handler(event, FakeContext())
+    body = json.loads(response["body"]) if response.get("body") else {}
+    headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+    for k, v in (response.get("multiValueHeaders") or {}).items():
+        headers.setdefault(k.lower(), v[0] if isinstance(v, list) else v)
+    return response["statusCode"], body, headers
+
+
+def test_pdf_in_the_bucket_is_answered_with_pages_and_listed(lambda_env) -> None:
+    s3, bucket = lambda_env["s3"], lambda_env["bucket"]
+    key = "docs/NIST SP 800-207 제로 트러스트.pdf"
+    s3.put_object(Bucket=bucket, Key=key, Body=ZERO_TRUST_PDF.read_bytes())
+    summary = invoke_upload(s3_event("created", bucket, key))
+    assert summary["indexed"] == 1 and summary["failed"] == []
+
+    status, body, headers = invoke_api("query", api_event("POST", "/rag/query", {"question": "What are the tenets of zero trust?"}))
+    assert status == 200, body
+    assert body["answered"] is True
+    cited = [s for s in body["sources"] if s["quote"]]
+    assert cited and all(s["file_name"] == "NIST SP 800-207 제로 트러스트.pdf" and s["page"] for s in cited)
+    assert headers.get("access-control-allow-origin") in ("*", "https://app.example.com")
+
+    # The same event again (S3 delivers at least once): one copy, reported unchanged.
+    chunks_before = _chunk_items(lambda_env["table"])
+    again = invoke_upload(s3_event("created", bucket, key))
+    assert again["unchanged"] == 1 and again["indexed"] == 0
+    assert _chunk_items(lambda_env["table"]) == chunks_before
+
+    # A second document, then the listing paginates one at a time.
+    s3.put_object(Bucket=bucket, Key="notes/runbook.md", Body=b"# Runbook\n## Rollback\nRedeploy the previous version.")
+    invoke_upload(s3_event("created", bucket, "notes/runbook.md"))
+    names, cursor = [], None
+    while True:
+        query = {"limit": "1"} | ({"cursor": cursor} if cursor else {})
+        status, page, _ = invoke_api("documents", api_event("GET", "/rag/documents", query=query))
+        assert status == 200 and len(page["documents"]) == 1
+        names.append(page["documents"][0]["file_name"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert names == ["runbook.md", "NIST SP 800-207 제로 트러스트.pdf"]
+
+    # Deleting the object removes the document and all its chunks.
+    s3.delete_object(Bucket=bucket, Key=key)
+    removed = invoke_upload(s3_event("removed", bucket, key))
+    assert removed["deleted"] == [key]
+    status, page, _ = invoke_api("documents", api_event("GET", "/rag/documents"))
+    assert [d["file_name"] for d in page["documents"]] == ["runbook.md"]
+    assert len(_chunk_items(lambda_env["table"])) == page["documents"][0]["chunk_count"]
+
+
+def test_a_corrupt_pdf_fails_alone_and_the_batch_is_retried(lambda_env) -> None:
+    s3, bucket = lambda_env["s3"], lambda_env["bucket"]
+    s3.put_object(Bucket=bucket, Key="bad/cut.pdf", Body=truncated_pdf(SSDF_PDF))
+    s3.put_object(Bucket=bucket, Key="good/guide.md", Body="# 가이드\n제로 트러스트 도입 절차를 설명합니다.".encode())
+    s3.put_object(Bucket=bucket, Key="ignored/picture.png", Body=b"\x89PNG")
+    from rag_assistant.aws.upload_handler import IngestionFailed
+
+    with pytest.raises(IngestionFailed, match="cut.pdf"):
+        invoke_upload(s3_event("created", bucket, "bad/cut.pdf", "good/guide.md", "ignored/picture.png"))
+    status, page, _ = invoke_api("documents", api_event("GET", "/rag/documents"))
+    by_name = {d["file_name"]: d for d in page["documents"]}
+    assert by_name["guide.md"]["status"] == "ready"
+    assert by_name["cut.pdf"]["status"] == "failed" and "truncated" in by_name["cut.pdf"]["error"]
+    assert "picture.png" not in by_name
+
+
+def test_out_of_time_postpones_the_rest_for_a_retry(lambda_env) -> None:
+    s3, bucket = lambda_env["s3"], lambda_env["bucket"]
+    s3.put_object(Bucket=bucket, Key="a.txt", Body=b"alpha text")
+    from rag_assistant.aws.upload_handler import IngestionFailed
+
+    with pytest.raises(IngestionFailed, match="postponed"):
+        invoke_upload(s3_event("created", bucket, "a.txt"), remaining_ms=10_000)
+
+
+def test_events_that_are_not_s3_notifications_are_rejected(lambda_env) -> None:
+    with pytest.raises(ValueError, match="not an S3 event"):
+        invoke_upload({"hello": "world"})
+    with pytest.raises(ValueError, match="malformed S3 record"):
+        invoke_upload({"Records": [{"eventSource": "aws:s3", "s3": {}}]})
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "code"),
+    [
+        ('{"question": ', 400, "invalid_json"),
+        ("{}", 422, "validation_error"),
+        ('{"question": "  "}', 422, "validation_error"),
+        ('{"question": "ok", "top_k": 99}', 422, "validation_error"),
+        ("", 422, "validation_error"),
+    ],
+)
+def test_query_function_rejects_bad_bodies_with_json_errors(lambda_env, raw, status, code) -> None:
+    got, body, headers = invoke_api("query", api_event("POST", "/rag/query", raw=raw))
+    assert (got, body["error"]["code"]) == (status, code)
+    assert "access-control-allow-origin" in headers
+
+
+def test_documents_function_errors_and_unknown_routes(lambda_env) -> None:
+    assert invoke_api("documents", api_event("GET", "/rag/documents", query={"limit": "0"}))[0] == 422
+    assert invoke_api("documents", api_event("GET", "/rag/documents", query={"cursor": "nope"}))[1]["error"]["code"] == "invalid_cursor"
+    status, body, _ = invoke_api("documents", api_event("GET", "/rag/documents/doc_missing"))
+    assert (status, body["error"]["code"]) == (404, "document_not_found")
+    status, body, _ = invoke_api("documents", api_event("GET", "/rag/elsewhere"))
+    assert (status, body["error"]["code"]) == (404, "not_found")
+
+
+def test_presigned_upload_url_puts_into_the_bucket(lambda_env) -> None:
+    data = b"# Presigned\nUploaded without AWS credentials."
+    status, body, _ = invoke_api("documents", api_event(
+        "POST", "/rag/documents/upload-url", {"file_name": "../../etc/회의록.md", "size_bytes": len(data)}))
+    assert status == 201, body
+    assert body["key"] == "uploads/회의록.md" and body["method"] == "PUT"
+    request = urllib.request.Request(body["url"], data=data, method="PUT", headers=body["headers"])
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200
+    stored = lambda_env["s3"].get_object(Bucket=lambda_env["bucket"], Key="uploads/회의록.md")["Body"].read()
+    assert stored == data
+
+    for payload, code in [
+        ({"file_name": "macro.docm", "size_bytes": 10}, "unsupported_file"),
+        ({"file_name": "huge.pdf", "size_bytes": 10**12}, "file_too_large"),
+        ({"file_name": "x.pdf"}, "validation_error"),
+    ]:
+        assert invoke_api("documents", api_event("POST", "/rag/documents/upload-url", payload))[1]["error"]["code"] == code
+
+
+def test_delete_route_removes_the_object_and_the_upload_function_the_chunks(lambda_env) -> None:
+    s3, bucket = lambda_env["s3"], lambda_env["bucket"]
+    s3.put_object(Bucket=bucket, Key="uploads/memo.txt", Body=b"memo about zero trust gateways")
+    invoke_upload(s3_event("created", bucket, "uploads/memo.txt"))
+    doc_id = invoke_api("documents", api_event("GET", "/rag/documents"))[1]["documents"][0]["document_id"]
+    status, body, _ = invoke_api("documents", api_event("DELETE", f"/rag/documents/{doc_id}"))
+    assert (status, body["status"]) == (202, "deleting")
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.head_object(Bucket=bucket, Key="uploads/memo.txt")
+    invoke_upload(s3_event("removed", bucket, "uploads/memo.txt"))
+    assert invoke_api("documents", api_event("GET", f"/rag/documents/{doc_id}"))[0] == 404
+    assert _chunk_items(lambda_env["table"]) == []
+
+
+def test_a_late_removal_does_not_undo_a_newer_upload(lambda_env) -> None:
+    s3, bucket = lambda_env["s3"], lambda_env["bucket"]
+    s3.put_object(Bucket=bucket, Key="k.md", Body=b"# K\nstill here")
+    invoke_upload(s3_event("created", bucket, "k.md"))
+    result = invoke_upload(s3_event("removed", bucket, "k.md"))  # re-ordered: the object exists
+    assert result["deleted"] == []
+    assert invoke_api("documents", api_event("GET", "/rag/documents"))[1]["documents"][0]["status"] == "ready"
+
+
+def test_openai_key_comes_from_ssm_and_never_reaches_the_logs(lambda_env, monkeypatch, caplog) -> None:
+    import rag_assistant.aws.observability  # noqa: F401 - what loading any handler does
+    from rag_assistant.aws import runtime
+    from rag_assistant.aws.secrets import openai_api_key
+
+    secret = "sk-test-0123456789abcdef-not-real"
+    boto3.client("ssm").put_parameter(Name="/rag/openai-api-key", Value=secret, Type="SecureString", Overwrite=True)
+    monkeypatch.setenv("LLM_PROVIDER", "openai")
+    runtime.reset()
+    with caplog.at_level(logging.DEBUG):
+        key = openai_api_key(runtime.settings())
+        service = runtime.rag_service()
+    assert key is not None and key.get_secret_value() == secret
+    assert service.settings.openai_api_key.get_secret_value() == secret
+    assert secret not in caplog.text and secret not in repr(service.settings)
+    boto3.client("ssm").delete_parameter(Name="/rag/openai-api-key")
+
+
+def test_documents_function_does_not_import_the_embedding_stack() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, rag_assistant.aws.documents_handler as h; "
+        "heavy = [m for m in ('onnxruntime', 'tokenizers', 'pypdfium2', 'fastapi', 'onnx', 'apsw') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "ap-northeast-2"})
+    assert out.stdout.strip() == ""
+
+
+def _chunk_items(table: str) -> list[str]:
+    items = boto3.client("dynamodb").scan(TableName=table, ProjectionExpression="document_id, chunk_id")["Items"]
+    return sorted(i["chunk_id"]["S"] for i in items if not i["chunk_id"]["S"].startswith("#")
+                  and not i["document_id"]["S"].startswith("#"))
