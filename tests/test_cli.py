@@ -135,3 +135,16 @@ def test_invalid_configuration_is_one_clear_line(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "invalid configuration" in result.stderr and "RAG_CHUNK_SIZE" in result.stderr
+
+
+def test_korean_question_gets_a_korean_answer_or_a_korean_no(rag, tmp_path: Path) -> None:
+    policy = tmp_path / "정책.md"
+    policy.write_text(
+        "# 재택근무 정책\n재택근무는 주 2회까지 허용되며 회사가 지급한 노트북을 사용해야 한다.\n"
+        "공용 와이파이에서는 업무 시스템에 접속할 수 없다.\n", encoding="utf-8")
+    rag("ingest", str(policy))
+    answer = json.loads(rag("ask", "재택근무는 일주일에 몇 번 가능한가요?", "--json").stdout)
+    assert answer["answered"] is True and "주 2회" in answer["answer"]
+    assert any(s["file_name"] == "정책.md" and s["quote"] for s in answer["sources"])
+    missing = json.loads(rag("ask", "회사 주차장은 몇 층에 있나요?", "--json").stdout)
+    assert missing["answered"] is False and missing["answer"] == "문서에서 이 질문에 대한 답을 찾을 수 없습니다."

@@ -211,6 +211,71 @@ def serve(host: str, port: int) -> None:
     uvicorn.run(create_local_app(settings), host=host, port=port, log_level=settings.log_level.lower())
 
 
+@cli.command(name="eval")
+@click.option("--corpus", "corpus_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="BEIR corpus.jsonl[.gz] (_id, title, text)")
+@click.option("--queries", "queries_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="BEIR queries.jsonl[.gz] (_id, text)")
+@click.option("--qrels", "qrels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="qrels TSV with a header (query-id, corpus-id, score)")
+@click.option("--top-k", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option("--run-out", type=click.Path(dir_okay=False, path_type=Path), help="write a TREC run file")
+@click.option("--retrieval", type=click.Choice(["hybrid", "dense", "keyword", "rrf"]), default=None,
+              help="override RAG_RETRIEVAL for this run (to compare rankings)")
+@click.option("--sample", type=click.IntRange(1), default=None, help="evaluate a fixed random sample of N queries")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_friendly_errors
+def evaluate(ctx: click.Context, corpus_path: Path, queries_path: Path, qrels_path: Path | None, top_k: int,
+             run_out: Path | None, retrieval: str | None, sample: int | None, as_json: bool) -> None:
+    """Measure retrieval on a BEIR-format golden set: nDCG@10, Recall@100, MRR@10, latency.
+
+    The corpus is indexed into the store of RAG_DATA_DIR (each document keeps its _id;
+    unchanged ones are skipped on later runs), then every query runs through the same
+    retrieval as `rag search`.
+    """
+    import random
+    import statistics
+
+    from .evaluation.beir import read_corpus, read_qrels, read_queries
+    from .evaluation.runner import EvalReport, index_corpus, run_queries, score_run, write_trec_run
+
+    try:
+        corpus = read_corpus(corpus_path)
+        queries = read_queries(queries_path)
+        qrels = read_qrels(qrels_path) if qrels_path else None
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if qrels is not None:
+        queries = {q: t for q, t in queries.items() if q in qrels}
+    if sample and sample < len(queries):
+        chosen = sorted(random.Random(0).sample(sorted(queries), sample))
+        queries = {q: queries[q] for q in chosen}
+    service = _service(ctx)
+    quiet = as_json or not sys.stderr.isatty()
+    with click.progressbar(length=len(corpus), label="Indexing", file=sys.stderr, hidden=quiet) as bar:
+        indexed, unchanged, failed = index_corpus(service, corpus, bar.update)
+    with click.progressbar(length=len(queries), label="Querying", file=sys.stderr, hidden=quiet) as bar:
+        run, latencies = run_queries(service, corpus, queries, top_k, retrieval, bar.update)
+    ndcg, recall, mrr, judged = score_run(run, qrels)
+    mode = retrieval or service.retriever.mode
+    if run_out:
+        write_trec_run(run_out, run, f"rag-{mode}")
+    cuts = statistics.quantiles(latencies, n=20) if len(latencies) >= 2 else latencies * 19
+    report = EvalReport(judged, ndcg, recall, mrr, statistics.median(latencies) if latencies else 0.0,
+                        cuts[18] if cuts else 0.0, indexed, unchanged, failed, mode)
+    if as_json:
+        _emit_json(report.to_dict())
+        return
+    click.echo(f"{len(corpus)} documents ({indexed} indexed, {unchanged} unchanged, {len(failed)} failed), "
+               f"{report.queries} queries, retrieval: {mode}")
+    if ndcg is not None:
+        click.echo(f"nDCG@10 {ndcg:.4f}   Recall@100 {recall:.4f}   MRR@10 {mrr:.4f}")
+    click.echo(f"query latency p50 {report.latency_ms_p50:.1f} ms, p95 {report.latency_ms_p95:.1f} ms")
+    for line in failed[:10]:
+        click.echo(f"failed: {line}", err=True)
+
+
 MAX_QUESTION_CHARS = 2000
 
 

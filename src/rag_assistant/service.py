@@ -82,7 +82,9 @@ class RagService:
         self._answerer_factory = answerer_factory
         self._answerer: AnswerGenerator | None = None
         self._model_bound = False
-        self.retriever = Retriever(store, embedder)
+        self.retriever = Retriever(
+            store, embedder, mode=settings.retrieval_mode, dense_weight=settings.hybrid_dense_weight
+        )
 
     # --- ingestion -----------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ import re
 #: After sentence-final punctuation (Latin, CJK; Korean "다." ends in '.'), optionally
 #: followed by closing quotes/brackets, then whitespace.
 SENTENCE_BREAK = re.compile(r"(?<=[.!?…。！？])[\"'”’)\]]*\s+")
-_WORD = re.compile(r"\w+", re.UNICODE)
 _LIST_MARKER = re.compile(r"\s*(?:\(?\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]\s*$")
 
 # Words that carry no topic: matching them says nothing about relevance.
@@ -35,7 +34,3 @@ def split_sentences(text: str) -> list[str]:
             cursor = match.end()
         sentences.append(line[cursor:].strip())
     return [s for s in sentences if s]
-
-
-def content_words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]

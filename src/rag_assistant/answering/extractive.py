@@ -16,7 +16,9 @@ import numpy as np
 
 from ..embedding.base import Embedder
 from ..models import SearchHit
-from ..textutil import content_words, split_sentences
+from ..retrieval.keywords import keyword_terms, question_terms
+from ..retrieval.retriever import unreadable_by
+from ..textutil import split_sentences
 from .base import GeneratedAnswer, no_answer_text
 
 _MIN_SENTENCE_CHARS = 12
@@ -37,7 +39,7 @@ class ExtractiveAnswerer:
         self,
         embedder: Embedder,
         *,
-        min_relevance: float = 0.3,
+        min_relevance: float = 0.35,
         max_sentences: int = 3,
         max_sources: int = 5,
         max_chars: int = 900,
@@ -49,20 +51,19 @@ class ExtractiveAnswerer:
         self._max_chars = max_chars
 
     def generate(self, question: str, hits: Sequence[SearchHit]) -> GeneratedAnswer:
-        if not hits or hits[0].score < self._min_relevance:
-            return GeneratedAnswer(no_answer_text(question), answered=False, quotes={})
-
         candidates = [
             _Candidate(source=n, position=i, text=sentence[:_MAX_SENTENCE_CHARS])
             for n, hit in enumerate(hits[: self._max_sources], start=1)
-            if hit.score >= self._min_relevance
             for i, sentence in enumerate(split_sentences(hit.chunk.text))
             if len(sentence) >= _MIN_SENTENCE_CHARS
         ]
         if not candidates:
             return GeneratedAnswer(no_answer_text(question), answered=False, quotes={})
 
-        scores, vectors = self._score(question, candidates, hits)
+        scores, vectors, relevance = self._score(question, candidates, hits)
+        if relevance < self._min_relevance:
+            # Nothing retrieved is about the question: say so rather than quote noise.
+            return GeneratedAnswer(no_answer_text(question), answered=False, quotes={})
         chosen = self._select(scores, vectors, candidates)
         quotes: dict[int, list[str]] = {}
         parts: list[str] = []
@@ -80,22 +81,28 @@ class ExtractiveAnswerer:
 
     def _score(
         self, question: str, candidates: list[_Candidate], hits: Sequence[SearchHit]
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Per-candidate scores, their vectors, and how relevant the best one is (0..1)."""
         question_vector = self._embedder.embed_query(question)
         vectors = self._embedder.embed_documents([c.text for c in candidates])
         similarity = vectors @ question_vector
-        wanted = set(content_words(question))
+        wanted = set(question_terms(question))
         overlap = np.array(
-            [
-                len(wanted & set(content_words(c.text))) / len(wanted) if wanted else 0.0
-                for c in candidates
-            ],
+            [len(wanted & set(keyword_terms(c.text))) / len(wanted) if wanted else 0.0 for c in candidates],
             dtype=np.float32,
         )
-        chunk_prior = np.array([hits[c.source - 1].score for c in candidates], dtype=np.float32)
+        top = max(h.score for h in hits) or 1.0
+        chunk_prior = np.array([hits[c.source - 1].score / top for c in candidates], dtype=np.float32)
         # Fragments (acronym lists, headings, table cells) match words but answer nothing.
         fragment = np.array([_fragment_penalty(c.text) for c in candidates], dtype=np.float32)
-        return similarity + 0.5 * overlap + 0.3 * chunk_prior - fragment, vectors
+        if unreadable_by(self._embedder, question):
+            # The model cannot read the question (MiniLM and Korean): its similarities are
+            # noise, so relevance and ranking rest on the shared keyword terms.
+            similarity = np.zeros_like(similarity)
+            relevance = float(overlap.max())
+        else:
+            relevance = float((0.5 * np.clip(similarity, 0, 1) + 0.5 * overlap).max())
+        return similarity + 0.5 * overlap + 0.3 * chunk_prior - fragment, vectors, relevance
 
     def _select(
         self, scores: np.ndarray, vectors: np.ndarray, candidates: list[_Candidate]

@@ -4,15 +4,10 @@ DynamoDB store keeps it next to the cached vectors in a warm Lambda)."""
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def tokenize(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+from .keywords import keyword_terms as tokenize
 
 
 class BM25Index:

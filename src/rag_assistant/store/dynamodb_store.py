@@ -486,7 +486,7 @@ class _CorpusCache:
 
     def bm25(self) -> BM25Index:
         if self._bm25 is None:
-            self._bm25 = BM25Index([c.text for c, _ in self.rows])
+            self._bm25 = BM25Index([c.embedding_text() for c, _ in self.rows])
         return self._bm25
 
 

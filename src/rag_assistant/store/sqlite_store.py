@@ -9,7 +9,6 @@ and a crash mid-ingestion rolls back to the previous version.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Sequence
@@ -20,16 +19,17 @@ import numpy as np
 
 from ..errors import ModelMismatchError
 from ..models import Chunk, Document, DocumentStatus, SearchHit
+from ..retrieval.keywords import keyword_terms, keyword_text
 from .base import decode_cursor, encode_cursor
 
-SCHEMA_VERSION = "1"
+#: 2: the keyword index holds normalised terms (retrieval/keywords.py), not raw text.
+SCHEMA_VERSION = "2"
 
 _DOCUMENT_COLUMNS = (
     "document_id, file_name, source, content_hash, status, chunk_count, size_bytes, "
     "media_type, page_count, embedding_model, error, created_at, updated_at"
 )
 _CHUNK_COLUMNS = "chunk_id, document_id, idx, text, page, page_end, heading, token_count"
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 class SqliteVectorStore:
@@ -99,14 +99,26 @@ class SqliteVectorStore:
                 CREATE TABLE IF NOT EXISTS locks (
                     document_id TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL
                 );
-                CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-                    text, heading, content='chunks', content_rowid='rowid',
-                    tokenize='unicode61 remove_diacritics 2'
-                );
                 """
             )
+            rows = list(self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'"))
+            if rows and rows[0][0] != SCHEMA_VERSION:
+                self._db.execute("DROP TABLE IF EXISTS chunks_fts")
             self._db.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                # Contentless: the terms are derived from chunks.text; contentless_delete lets
+                # a plain DELETE remove a row's terms.
+                "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5("
+                "keywords, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 0')"
+            )
+            if rows and rows[0][0] != SCHEMA_VERSION:
+                for rowid, text, heading in list(self._db.execute("SELECT rowid, text, heading FROM chunks")):
+                    self._db.execute(
+                        "INSERT INTO chunks_fts (rowid, keywords) VALUES (?, ?)",
+                        (rowid, keyword_text(f"{heading}\n{text}" if heading else text)),
+                    )
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (SCHEMA_VERSION,),
             )
 
@@ -213,25 +225,17 @@ class SqliteVectorStore:
                 )
                 rowid = self._db.last_insert_rowid()
                 self._db.execute(
-                    "INSERT INTO chunks_fts (rowid, text, heading) VALUES (?, ?, ?)",
-                    (rowid, chunk.text, chunk.heading or ""),
+                    "INSERT INTO chunks_fts (rowid, keywords) VALUES (?, ?)",
+                    (rowid, keyword_text(chunk.embedding_text())),
                 )
                 self._db.execute(
                     "INSERT INTO vec_chunks (rowid, embedding) VALUES (?, ?)", (rowid, vector.tobytes())
                 )
 
     def _delete_chunks(self, document_id: str) -> None:
-        rows = list(
-            self._db.execute(
-                "SELECT rowid, text, heading FROM chunks WHERE document_id = ?", (document_id,)
-            )
-        )
-        for rowid, text, heading in rows:
-            # External-content FTS5 needs the old values to remove its entries.
-            self._db.execute(
-                "INSERT INTO chunks_fts (chunks_fts, rowid, text, heading) VALUES ('delete', ?, ?, ?)",
-                (rowid, text, heading or ""),
-            )
+        rows = list(self._db.execute("SELECT rowid FROM chunks WHERE document_id = ?", (document_id,)))
+        for (rowid,) in rows:
+            self._db.execute("DELETE FROM chunks_fts WHERE rowid = ?", (rowid,))
             if self._model is not None:
                 self._db.execute("DELETE FROM vec_chunks WHERE rowid = ?", (rowid,))
         self._db.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
@@ -290,10 +294,10 @@ class SqliteVectorStore:
         return [SearchHit(chunk=_chunk(r[:8]), file_name=r[8], score=1.0 - float(r[9])) for r in rows]
 
     def keyword_search(self, query: str, top_k: int) -> list[SearchHit]:
-        words = _WORD.findall(query.lower())
-        if not words or top_k < 1:
+        terms = keyword_terms(query)
+        if not terms or top_k < 1:
             return []
-        match = " OR ".join('"' + w.replace('"', '""') + '"' for w in dict.fromkeys(words))
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in dict.fromkeys(terms))
         rows = self._db.execute(
             f"""
             SELECT {_prefixed('c', _CHUNK_COLUMNS)}, d.file_name, bm25(chunks_fts) AS rank

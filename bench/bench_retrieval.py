@@ -1,0 +1,108 @@
+"""Retrieval quality on SciFact (train queries) and SQuAD v1.1 (2,000 sampled questions):
+keyword (BM25) alone, dense (MiniLM) alone, plain RRF, and the convex hybrid at several
+dense weights. Writes its section of docs/BENCHMARKS.md.
+
+    .venv/bin/python bench/bench_retrieval.py
+
+The same code path as `rag eval` (index_corpus / run_queries / score_run); the indexes are
+kept in .cache/bench-* so a second run only re-queries. The hybrid weight is chosen on
+SciFact's *training* queries; SQuAD is reported with that choice, not tuned on.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+SHARED = Path(os.environ.get("RAG_SHARED_DIR", REPO.parent / "shared"))
+
+from rag_assistant.bootstrap import create_service  # noqa: E402
+from rag_assistant.config import Settings  # noqa: E402
+from rag_assistant.evaluation.beir import read_corpus, read_qrels, read_queries  # noqa: E402
+from rag_assistant.evaluation.runner import index_corpus, run_queries, score_run  # noqa: E402
+
+WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def dataset(name: str):
+    if name == "scifact":
+        base = SHARED / "data" / "scifact"
+        return read_corpus(base / "corpus.jsonl.gz"), read_queries(base / "queries.train.jsonl"), read_qrels(base / "qrels" / "train.tsv")
+    base = SHARED / "data" / "squad-v1.1"
+    queries = read_queries(base / "queries.jsonl.gz")
+    qrels = read_qrels(base / "qrels" / "test.tsv")
+    chosen = sorted(random.Random(0).sample(sorted(q for q in queries if q in qrels), 2000))
+    return read_corpus(base / "corpus.jsonl.gz"), {q: queries[q] for q in chosen}, qrels
+
+
+def evaluate(name: str, sweep: bool) -> list[tuple[str, float, float, float, float]]:
+    corpus, queries, qrels = dataset(name)
+    queries = {q: t for q, t in queries.items() if q in qrels}
+    settings = Settings(RAG_DATA_DIR=REPO / ".cache" / f"bench-{name}", LLM_PROVIDER="extractive")
+    service = create_service(settings)
+    started = time.perf_counter()
+    indexed, unchanged, failed = index_corpus(service, corpus)
+    print(f"{name}: {len(corpus)} docs ({indexed} indexed, {unchanged} unchanged, {len(failed)} failed) "
+          f"in {time.perf_counter() - started:.0f} s; {len(queries)} queries", flush=True)
+    configs: list[tuple[str, str, float]] = [("BM25 (keyword alone)", "keyword", 0.0),
+                                             ("MiniLM (dense alone)", "dense", 0.0),
+                                             ("RRF, k=60 (plain)", "rrf", 0.0)]
+    weights = WEIGHTS if sweep else (service.retriever.dense_weight,)
+    configs += [(f"hybrid, dense weight {w}", "hybrid", w) for w in weights]
+    rows = []
+    for label, mode, weight in configs:
+        service.retriever.dense_weight = weight or service.retriever.dense_weight
+        run, latencies = run_queries(service, corpus, queries, 100, mode)
+        ndcg, recall, mrr, _ = score_run(run, qrels)
+        rows.append((label, ndcg, recall, mrr, statistics.median(latencies)))
+        print(f"  {label:<32} nDCG@10 {ndcg:.4f}  R@100 {recall:.4f}  MRR@10 {mrr:.4f}  p50 {statistics.median(latencies):.1f} ms", flush=True)
+    service.store.close()
+    return rows
+
+
+def table(rows) -> list[str]:
+    out = ["| retrieval | nDCG@10 | Recall@100 | MRR@10 | query p50 |", "|---|---|---|---|---|"]
+    for label, ndcg, recall, mrr, p50 in rows:
+        out.append(f"| {label} | {ndcg:.4f} | {recall:.4f} | {mrr:.4f} | {p50:.0f} ms |")
+    return out
+
+
+def main() -> None:
+    scifact = evaluate("scifact", sweep=True)
+    squad = evaluate("squad", sweep=True)
+    lines = [
+        "## Retrieval quality (SciFact train queries; SQuAD v1.1, 2,000 sampled questions)",
+        "",
+        "Command: `.venv/bin/python bench/bench_retrieval.py` (the same code as `rag eval`; chunks of 200",
+        "tokens with 32 overlap; best chunk per document; keyword = SQLite FTS5 BM25 over Snowball-stemmed",
+        "terms, Hangul as bigrams; hybrid = convex combination of min-max-scaled cosine and max-scaled BM25).",
+        "",
+        "### SciFact (train queries: where the default weight is chosen)",
+        "",
+        *table(scifact),
+        "",
+        "### SQuAD v1.1 (2,000 questions, seed 0: reported, not tuned on)",
+        "",
+        *table(squad),
+        "",
+    ]
+    path = REPO / "docs" / "BENCHMARKS.md"
+    start, end = "<!-- bench_retrieval:start -->", "<!-- bench_retrieval:end -->"
+    body = "\n".join([start, *lines, end])
+    text = path.read_text()
+    if start in text:
+        text = text[: text.index(start)] + body + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + body + "\n"
+    path.write_text(text)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""`rag eval`: retrieval quality on a BEIR-format golden set."""
