@@ -58,3 +58,18 @@ def test_the_runtime_never_imports_torch(minilm) -> None:
 
     minilm.embed_query("warm")
     assert "torch" not in sys.modules and "sentence_transformers" not in sys.modules
+
+
+def test_multilingual_use_reads_korean_and_crosses_languages(tmp_path) -> None:
+    embedder = create_embedder("use-multilingual", cache_dir=tmp_path)
+    assert isinstance(embedder, Embedder) and embedder.dimension == 512 and embedder.multilingual
+    question_ko, doc_ko, doc_en, other = embedder.embed_documents([
+        "제로 트러스트는 네트워크 위치를 신뢰하나요?",
+        "제로 트러스트는 네트워크 위치만으로 신뢰하지 않는 보안 모델이다.",
+        "Zero trust grants no implicit trust based on network location.",
+        "빵을 구우려면 밀가루와 물이 필요하다.",
+    ])
+    np.testing.assert_allclose(np.linalg.norm([question_ko, doc_en], axis=1), [1.0, 1.0], atol=1e-5)
+    assert question_ko @ doc_ko > question_ko @ other + 0.1
+    assert doc_ko @ doc_en > 0.5  # the same statement in two languages
+    assert embedder.count_tokens(["제로 트러스트", ""])[1] == 0

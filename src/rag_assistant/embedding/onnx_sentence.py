@@ -17,6 +17,9 @@ from .base import normalize_rows
 class OnnxSentenceEmbedder:
     """Cheap to construct; the tokenizer and the ONNX session load on first use."""
 
+    #: all-MiniLM-L6-v2 was trained on English: other scripts become [UNK] tokens.
+    multilingual = False
+
     def __init__(
         self,
         *,

@@ -8,7 +8,12 @@ from ..errors import ConfigurationError
 from .base import Embedder
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
-_ALIASES = {"all-minilm-l6-v2": MINILM}
+USE_MULTILINGUAL = "google/universal-sentence-encoder-multilingual-3"
+_ALIASES = {
+    "all-minilm-l6-v2": MINILM,
+    "use-multilingual": USE_MULTILINGUAL,
+    "universal-sentence-encoder-multilingual-3": USE_MULTILINGUAL,
+}
 
 
 def canonical_model_name(name: str) -> str:
@@ -16,7 +21,7 @@ def canonical_model_name(name: str) -> str:
     try:
         return _ALIASES[key]
     except KeyError:
-        known = ", ".join(sorted({MINILM}))
+        known = ", ".join(sorted({MINILM, USE_MULTILINGUAL, "use-multilingual"}))
         raise ConfigurationError(
             f"unknown EMBEDDING_MODEL_NAME {name!r}; available: {known}"
         ) from None
@@ -30,6 +35,10 @@ def create_embedder(name: str, *, cache_dir: Path, batch_size: int = 32, threads
     canonical = canonical_model_name(name)
     if canonical == MINILM:
         return _minilm(cache_dir, batch_size, threads)
+    if canonical == USE_MULTILINGUAL:
+        from .use_multilingual import UseMultilingualEmbedder
+
+        return UseMultilingualEmbedder(batch_size=batch_size, threads=threads)
     raise ConfigurationError(f"no backend for embedding model {canonical!r}")
 
 
