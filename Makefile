@@ -47,8 +47,11 @@ run: install
 test: install-test browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Each writes its own section of docs/BENCHMARKS.md.
 bench: install-test
 	$(BIN)/python bench/bench_core.py
+	$(BIN)/python bench/bench_aws.py
+	$(BIN)/python bench/bench_retrieval.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

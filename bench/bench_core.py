@@ -25,6 +25,7 @@ SHARED = Path(os.environ.get("RAG_SHARED_DIR", REPO.parent / "shared"))
 PDFS = sorted((SHARED / "data" / "pdfs").glob("*.pdf"))
 RAG = str(Path(sys.executable).with_name("rag"))
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "bench"))
 
 from rag_assistant.config import Settings  # noqa: E402
 from rag_assistant.embedding.registry import create_embedder  # noqa: E402
@@ -32,6 +33,7 @@ from rag_assistant.ingestion.chunking import chunk_sections  # noqa: E402
 from rag_assistant.ingestion.parsing import parse_document  # noqa: E402
 from rag_assistant.models import Chunk, Document, DocumentStatus  # noqa: E402
 from rag_assistant.store.sqlite_store import SqliteVectorStore  # noqa: E402
+from report import write_section  # noqa: E402
 
 
 def timed(fn, repeat: int) -> list[float]:
@@ -210,18 +212,6 @@ def run_measured(command: list[str], env: dict[str, str]) -> int:
     return int(out.stderr.strip().splitlines()[-1])
 
 
-def write_section(lines: list[str], command: str) -> None:
-    path = REPO / "docs" / "BENCHMARKS.md"
-    start, end = "<!-- bench_core:start -->", "<!-- bench_core:end -->"
-    body = "\n".join([start, "## Local core", "", f"Command: `{command}`", "", *lines, end])
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if start in text:
-        text = text[: text.index(start)] + body + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip() + "\n\n" + body + "\n"
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer repeats, 10k chunks only")
@@ -242,7 +232,7 @@ def main() -> None:
     lines += bench_search([10_000] if args.quick else [10_000, 100_000], 200)
     lines += bench_cli(repeat)
     command = "make bench" + (" (bench/bench_core.py --quick)" if args.quick else "")
-    write_section(lines, command)
+    write_section("bench_core", ["## Local core", "", f"Command: `{command}`", "", *lines])
     print("\n".join(lines))
 
 

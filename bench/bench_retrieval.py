@@ -20,14 +20,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "bench"))
 SHARED = Path(os.environ.get("RAG_SHARED_DIR", REPO.parent / "shared"))
 
 from rag_assistant.bootstrap import create_service  # noqa: E402
 from rag_assistant.config import Settings  # noqa: E402
 from rag_assistant.evaluation.beir import read_corpus, read_qrels, read_queries  # noqa: E402
 from rag_assistant.evaluation.runner import index_corpus, run_queries, score_run  # noqa: E402
+from report import write_section  # noqa: E402
 
 WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+#: SQuAD is not tuned on: the plateau of SciFact's best weights is reported.
+SQUAD_WEIGHTS = (0.5, 0.6)
 
 
 def dataset(name: str):
@@ -41,7 +45,7 @@ def dataset(name: str):
     return read_corpus(base / "corpus.jsonl.gz"), {q: queries[q] for q in chosen}, qrels
 
 
-def evaluate(name: str, sweep: bool) -> list[tuple[str, float, float, float, float]]:
+def evaluate(name: str, sweep: bool, weights: tuple[float, ...] = ()) -> list[tuple[str, float, float, float, float]]:
     corpus, queries, qrels = dataset(name)
     queries = {q: t for q, t in queries.items() if q in qrels}
     settings = Settings(RAG_DATA_DIR=REPO / ".cache" / f"bench-{name}", LLM_PROVIDER="extractive")
@@ -53,7 +57,7 @@ def evaluate(name: str, sweep: bool) -> list[tuple[str, float, float, float, flo
     configs: list[tuple[str, str, float]] = [("BM25 (keyword alone)", "keyword", 0.0),
                                              ("MiniLM (dense alone)", "dense", 0.0),
                                              ("RRF, k=60 (plain)", "rrf", 0.0)]
-    weights = WEIGHTS if sweep else (service.retriever.dense_weight,)
+    weights = WEIGHTS if sweep else (weights or (service.retriever.dense_weight,))
     configs += [(f"hybrid, dense weight {w}", "hybrid", w) for w in weights]
     rows = []
     for label, mode, weight in configs:
@@ -66,6 +70,19 @@ def evaluate(name: str, sweep: bool) -> list[tuple[str, float, float, float, flo
     return rows
 
 
+def _previous(title: str) -> list[tuple[str, float, float, float, float]]:
+    """Rows of a dataset measured by an earlier run, read back from docs/BENCHMARKS.md."""
+    text = (REPO / "docs" / "BENCHMARKS.md").read_text()
+    section = text[text.index(f"### {title}"):]
+    rows = []
+    for line in section.splitlines()[4:]:
+        if not line.startswith("| "):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows.append((cells[0], float(cells[1]), float(cells[2]), float(cells[3]), float(cells[4].split()[0])))
+    return rows
+
+
 def table(rows) -> list[str]:
     out = ["| retrieval | nDCG@10 | Recall@100 | MRR@10 | query p50 |", "|---|---|---|---|---|"]
     for label, ndcg, recall, mrr, p50 in rows:
@@ -74,8 +91,9 @@ def table(rows) -> list[str]:
 
 
 def main() -> None:
-    scifact = evaluate("scifact", sweep=True)
-    squad = evaluate("squad", sweep=True)
+    only = sys.argv[1:] or ["scifact", "squad"]
+    scifact = evaluate("scifact", sweep=True) if "scifact" in only else _previous("SciFact")
+    squad = evaluate("squad", sweep=False, weights=SQUAD_WEIGHTS) if "squad" in only else _previous("SQuAD")
     lines = [
         "## Retrieval quality (SciFact train queries; SQuAD v1.1, 2,000 sampled questions)",
         "",
@@ -92,15 +110,7 @@ def main() -> None:
         *table(squad),
         "",
     ]
-    path = REPO / "docs" / "BENCHMARKS.md"
-    start, end = "<!-- bench_retrieval:start -->", "<!-- bench_retrieval:end -->"
-    body = "\n".join([start, *lines, end])
-    text = path.read_text()
-    if start in text:
-        text = text[: text.index(start)] + body + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + "\n\n" + body + "\n"
-    path.write_text(text)
+    write_section("bench_retrieval", lines)
     print("\n".join(lines))
 
 

@@ -84,8 +84,8 @@ def lambda_env(aws_environment, monkeypatch, model_cache, tmp_path):
 def _reset_handlers() -> None:
     from rag_assistant.aws import documents_handler, query_handler
 
-    documents_handler._resolver = None
-    query_handler._resolver = None
+    documents_handler.handler.reset()
+    query_handler.handler.reset()
 
 
 def invoke_upload(event: dict, remaining_ms: int = 900_000):

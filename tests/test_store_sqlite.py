@@ -70,3 +70,21 @@ def _write_then_die(path: str) -> None:
 
     store._db.exec_trace = die_on_third_vector
     put(store, "doc_a", [f"new chunk {i}" for i in range(5)], version="v2")
+
+
+def test_a_lease_left_by_a_killed_process_is_free_at_once(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "index.sqlite3"
+    code = (
+        "import sys; sys.path[:0] = sys.argv[2:]; from rag_assistant.store.sqlite_store import SqliteVectorStore; "
+        "s = SqliteVectorStore(sys.argv[1]); assert s.lock_document('doc_a', 'dead-worker', 900)"
+    )
+    subprocess.run([sys.executable, "-c", code, str(path), *sys.path], check=True)  # exits holding it
+    store = SqliteVectorStore(path)
+    try:
+        assert store.lock_document("doc_a", "new-worker", 900) is True
+        assert store.lock_document("doc_a", "third-worker", 900) is False  # the live holder keeps it
+    finally:
+        store.close()

@@ -80,3 +80,24 @@ def json_body(app: APIGatewayRestResolver, model: Any) -> Any:
     except ValidationError as exc:
         summary, details = describe_validation_errors(exc.errors())
         raise ApiError(422, "validation_error", summary, details) from None
+
+
+def lambda_entry(build: Any, metric: str) -> Any:
+    """The Lambda handler of an API function: the router is built on the first invocation
+    (its CORS origins come from the settings), and every invocation counts in `metric`."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from .observability import logger, metrics
+
+    resolver: list[APIGatewayRestResolver] = []
+
+    @logger.inject_lambda_context(log_event=False, correlation_id_path="requestContext.requestId")
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        metrics.add_metric(metric, MetricUnit.Count, 1)
+        if not resolver:
+            resolver.append(build())
+        return resolver[0].resolve(event, context)
+
+    handler.reset = resolver.clear  # type: ignore[attr-defined]  # tests switch settings
+    return handler

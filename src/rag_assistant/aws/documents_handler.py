@@ -11,14 +11,12 @@ import uuid
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
-from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..ingestion.parsing import MEDIA_TYPES
 from ..service import clean_file_name, document_id_for
 from . import runtime
-from .api import ApiError, create_resolver, json_body
-from .observability import logger, metrics
+from .api import ApiError, create_resolver, json_body, lambda_entry
 
 UPLOAD_PREFIX = "uploads/"
 
@@ -110,14 +108,4 @@ def _build() -> Any:
     return app
 
 
-_resolver: Any = None
-
-
-@logger.inject_lambda_context(log_event=False, correlation_id_path="requestContext.requestId")
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    global _resolver
-    metrics.add_metric("DocumentRequests", MetricUnit.Count, 1)
-    if _resolver is None:
-        _resolver = _build()
-    return _resolver.resolve(event, context)
+handler = lambda_entry(_build, "DocumentRequests")

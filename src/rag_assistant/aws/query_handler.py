@@ -9,8 +9,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ..api.schemas import QueryRequest
 from . import runtime
-from .api import create_resolver, json_body
-from .observability import logger, metrics
+from .api import create_resolver, json_body, lambda_entry
+from .observability import metrics
 
 def _build() -> Any:
     """The router, made on the first invocation: CORS origins come from the settings."""
@@ -28,14 +28,4 @@ def _build() -> Any:
     return resolver
 
 
-_resolver: Any = None
-
-
-@logger.inject_lambda_context(log_event=False, correlation_id_path="requestContext.requestId")
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    global _resolver
-    metrics.add_metric("QueryRequests", MetricUnit.Count, 1)
-    if _resolver is None:
-        _resolver = _build()
-    return _resolver.resolve(event, context)
+handler = lambda_entry(_build, "QueryRequests")

@@ -9,6 +9,8 @@ and a crash mid-ingestion rolls back to the previous version.
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -96,8 +98,9 @@ class SqliteVectorStore:
                     token_count INTEGER NOT NULL DEFAULT 0
                 );
                 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks (document_id, idx);
-                CREATE TABLE IF NOT EXISTS locks (
-                    document_id TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL
+                CREATE TABLE IF NOT EXISTS leases (
+                    document_id TEXT PRIMARY KEY, owner TEXT NOT NULL, host TEXT NOT NULL,
+                    pid INTEGER NOT NULL, expires_at REAL NOT NULL
                 );
                 """
             )
@@ -261,17 +264,23 @@ class SqliteVectorStore:
     def lock_document(self, document_id: str, owner: str, ttl_seconds: int) -> bool:
         now = time.time()
         with self._lock, self._db:
+            rows = list(self._db.execute(
+                "SELECT owner, host, pid, expires_at FROM leases WHERE document_id = ?", (document_id,)))
+            if rows:
+                held_by, host, pid, expires_at = rows[0]
+                # A lease outlives a process killed mid-ingestion (Ctrl-C): on this machine,
+                # a dead holder's lease is free at once instead of after its TTL.
+                if held_by != owner and expires_at >= now and _alive(host, pid):
+                    return False
             self._db.execute(
-                "INSERT INTO locks (document_id, owner, expires_at) VALUES (?, ?, ?) "
-                "ON CONFLICT(document_id) DO UPDATE SET owner = excluded.owner, "
-                "expires_at = excluded.expires_at WHERE locks.expires_at < ? OR locks.owner = excluded.owner",
-                (document_id, owner, now + ttl_seconds, now),
+                "INSERT OR REPLACE INTO leases (document_id, owner, host, pid, expires_at) VALUES (?, ?, ?, ?, ?)",
+                (document_id, owner, socket.gethostname(), os.getpid(), now + ttl_seconds),
             )
-            return self._db.changes() == 1
+            return True
 
     def unlock_document(self, document_id: str, owner: str) -> None:
         with self._lock, self._db:
-            self._db.execute("DELETE FROM locks WHERE document_id = ? AND owner = ?", (document_id, owner))
+            self._db.execute("DELETE FROM leases WHERE document_id = ? AND owner = ?", (document_id, owner))
 
     # --- retrieval -----------------------------------------------------------------------
 
@@ -316,6 +325,18 @@ class SqliteVectorStore:
                 connection.close()
             self._connections.clear()
         self._local = threading.local()
+
+
+def _alive(host: str, pid: int) -> bool:
+    if host != socket.gethostname():
+        return True  # another machine's process: trust the expiry
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _prefixed(alias: str, columns: str) -> str:
