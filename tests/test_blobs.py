@@ -1,0 +1,48 @@
+"""One suite for every BlobStore backend: a local folder, and S3 on moto's server."""
+
+from __future__ import annotations
+
+import pytest
+
+from aws_services import create_bucket
+from rag_assistant.blobs.base import BlobNotFoundError, BlobStore
+from rag_assistant.blobs.local import LocalBlobStore
+from rag_assistant.blobs.s3 import S3BlobStore
+
+
+@pytest.fixture(params=["local", "s3"])
+def blobs(request, tmp_path) -> BlobStore:
+    if request.param == "local":
+        return LocalBlobStore(tmp_path / "blobs")
+    request.getfixturevalue("aws_environment")
+    return S3BlobStore(create_bucket())
+
+
+def test_round_trip_head_and_delete(blobs: BlobStore) -> None:
+    assert isinstance(blobs, BlobStore)
+    blobs.put("docs/보고서 1.pdf", b"%PDF-1.7 data", "application/pdf")
+    assert blobs.get("docs/보고서 1.pdf") == b"%PDF-1.7 data"
+    info = blobs.head("docs/보고서 1.pdf")
+    assert info.size == 13 and info.etag
+    blobs.put("docs/보고서 1.pdf", b"v2")
+    assert blobs.get("docs/보고서 1.pdf") == b"v2"
+    blobs.delete("docs/보고서 1.pdf")
+    blobs.delete("docs/보고서 1.pdf")  # deleting twice is fine
+    with pytest.raises(BlobNotFoundError):
+        blobs.head("docs/보고서 1.pdf")
+    with pytest.raises(BlobNotFoundError):
+        blobs.get("docs/보고서 1.pdf")
+
+
+def test_size_limit_is_enforced_before_reading(blobs: BlobStore) -> None:
+    blobs.put("big.txt", b"x" * 100)
+    with pytest.raises(ValueError, match="limit is 10"):
+        blobs.get("big.txt", max_bytes=10)
+    assert blobs.get("big.txt", max_bytes=100) == b"x" * 100
+
+
+def test_local_keys_cannot_escape_the_folder(tmp_path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    with pytest.raises(ValueError, match="escapes"):
+        store.put("../outside.txt", b"no")
+    assert not (tmp_path / "outside.txt").exists()
