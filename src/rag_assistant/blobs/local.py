@@ -27,10 +27,13 @@ class LocalBlobStore:
         tmp.replace(path)
 
     def get(self, key: str, max_bytes: int | None = None) -> bytes:
-        info = self.head(key)
-        if max_bytes is not None and info.size > max_bytes:
-            raise ValueError(f"{key} is {info.size:,} bytes; the limit is {max_bytes:,}")
-        return self._path(key).read_bytes()
+        path = self._path(key)
+        if not path.is_file():
+            raise BlobNotFoundError(key)
+        size = path.stat().st_size  # checked before reading, without hashing the file
+        if max_bytes is not None and size > max_bytes:
+            raise ValueError(f"{key} is {size:,} bytes; the limit is {max_bytes:,}")
+        return path.read_bytes()
 
     def head(self, key: str) -> BlobInfo:
         path = self._path(key)
