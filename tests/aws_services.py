@@ -137,7 +137,7 @@ def aws_environment(dynamodb_local: str, moto_server: str) -> Iterator[dict[str,
 def create_table(name: str | None = None) -> str:
     import boto3
 
-    from rag_assistant.store.dynamodb_store import table_definition
+    from rag_assistant.store.dynamodb_catalog import table_definition
 
     name = name or f"rag-test-{uuid.uuid4().hex[:8]}"
     client = boto3.client("dynamodb")

@@ -59,6 +59,12 @@ class StoreContract:
         with pytest.raises(ModelMismatchError, match="EMBEDDING_MODEL_NAME"):
             bound.bind_model("other/model", 384)
 
+    def test_checking_the_model_records_nothing(self, store) -> None:
+        store.bind_model(EMBEDDER.name, EMBEDDER.dimension, claim=False)  # empty: nothing to check
+        store.bind_model("other/model", 384)  # so the first writer's model wins
+        with pytest.raises(ModelMismatchError):
+            store.bind_model(EMBEDDER.name, EMBEDDER.dimension, claim=False)
+
     def test_search_ranks_the_matching_chunk_first(self, bound) -> None:
         put(bound, "doc_a", ["zero trust network access", "bread flour water salt"])
         put(bound, "doc_b", ["software development framework practices"])

@@ -260,7 +260,7 @@ def test_openai_key_comes_from_ssm_and_never_reaches_the_logs(lambda_env, monkey
     runtime.reset()
     with caplog.at_level(logging.DEBUG):
         key = openai_api_key(runtime.settings())
-        service = runtime.rag_service()
+        service = runtime.answering_service()
     assert key is not None and key.get_secret_value() == secret
     assert service.settings.openai_api_key.get_secret_value() == secret
     assert secret not in caplog.text and secret not in repr(service.settings)
@@ -273,7 +273,7 @@ def test_documents_function_does_not_import_the_embedding_stack() -> None:
 
     code = (
         "import sys, rag_assistant.aws.documents_handler as h; "
-        "heavy = [m for m in ('onnxruntime', 'tokenizers', 'pypdfium2', 'fastapi', 'onnx', 'apsw') if m in sys.modules]; "
+        "heavy = [m for m in ('numpy', 'onnxruntime', 'tokenizers', 'pypdfium2', 'fastapi', 'onnx', 'apsw') if m in sys.modules]; "
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
@@ -285,3 +285,53 @@ def _chunk_items(table: str) -> list[str]:
     items = boto3.client("dynamodb").scan(TableName=table, ProjectionExpression="document_id, chunk_id")["Items"]
     return sorted(i["chunk_id"]["S"] for i in items if not i["chunk_id"]["S"].startswith("#")
                   and not i["document_id"]["S"].startswith("#"))
+
+
+_DYNAMODB_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+
+
+def _record_dynamodb_calls(calls: list[str]):
+    def record(model, **_):  # botocore's before-call hook: one per API call sent
+        calls.append(model.name)
+
+    return record
+
+
+def test_query_and_documents_functions_only_read_the_table(lambda_env) -> None:
+    """Their IAM roles grant reads only (tests/infrastructure checks the roles)."""
+    from rag_assistant.aws import runtime
+
+    s3, bucket = lambda_env["s3"], lambda_env["bucket"]
+    calls: list[str] = []
+    # An empty table first: a question must not claim the embedding model either.
+    session_hook = _record_dynamodb_calls(calls)
+    boto3.DEFAULT_SESSION or boto3.setup_default_session()
+    boto3.DEFAULT_SESSION.events.register("before-call.dynamodb", session_hook)
+    try:
+        status, body, _ = invoke_api("query", api_event("POST", "/rag/query", {"question": "anything indexed?"}))
+        assert status == 200 and body["answered"] is False
+        assert calls and not _DYNAMODB_WRITES & set(calls), calls
+
+        s3.put_object(Bucket=bucket, Key="a.md", Body=b"# Rollback\nRedeploy the previous version to roll back.")
+        invoke_upload(s3_event("created", bucket, "a.md"))
+        runtime.reset()
+        _reset_handlers()
+        calls.clear()
+        status, body, _ = invoke_api("query", api_event("POST", "/rag/query", {"question": "How do I roll back?"}))
+        assert status == 200 and body["answered"] is True
+        status, _, _ = invoke_api("documents", api_event("GET", "/rag/documents"))
+        assert status == 200
+        assert {"GetItem", "Query"} <= set(calls) and not _DYNAMODB_WRITES & set(calls), calls
+    finally:
+        boto3.DEFAULT_SESSION.events.unregister("before-call.dynamodb", session_hook)
+
+
+def test_a_lifecycle_expiration_removes_the_document(lambda_env) -> None:
+    s3, bucket = lambda_env["s3"], lambda_env["bucket"]
+    s3.put_object(Bucket=bucket, Key="old.txt", Body=b"An old note about the retention of backups.")
+    assert invoke_upload(s3_event("created", bucket, "old.txt"))["indexed"] == 1
+    s3.delete_object(Bucket=bucket, Key="old.txt")
+    event = s3_event("removed", bucket, "old.txt")
+    event["Records"][0]["eventName"] = "LifecycleExpiration:Delete"
+    assert invoke_upload(event)["deleted"] == ["old.txt"]
+    assert _chunk_items(lambda_env["table"]) == []

@@ -1,7 +1,8 @@
 from pathlib import Path
 
 from rag_assistant.models import DocumentStatus, IngestOutcome
-from rag_assistant.service import document_id_for, iter_supported_files, local_source
+from rag_assistant.service import iter_supported_files
+from rag_assistant.sources import document_id_for, local_source
 
 
 def test_document_id_is_stable_per_source(hashing_service, tmp_path: Path) -> None:

@@ -48,6 +48,7 @@ def create_service(settings: Settings, *, embedder: Embedder | None = None) -> R
         cache_dir=settings.cache_dir,
         batch_size=settings.embedding_batch_size,
         threads=settings.embedding_threads,
+        model_dir=settings.embedding_model_dir,
     )
     store = create_store(settings)
     return RagService(settings, store, embedder, lambda: create_answerer(settings, embedder))

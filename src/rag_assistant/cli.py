@@ -211,6 +211,18 @@ def serve(host: str, port: int) -> None:
     uvicorn.run(create_local_app(settings), host=host, port=port, log_level=settings.log_level.lower())
 
 
+@cli.command(name="export-model")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--fp32", is_flag=True, help="Keep full precision (90 MB) instead of int8 (23 MB).")
+@_friendly_errors
+def export_model(out_dir: Path, fp32: bool) -> None:
+    """Write the embedding model as a ready-to-run folder (for RAG_EMBEDDING_MODEL_DIR)."""
+    from .embedding.export import export_minilm
+
+    exported = export_minilm(out_dir, quantize=not fp32)
+    click.echo(f"{exported.name} ({exported.quantization}) written to {out_dir}")
+
+
 @cli.command(name="eval")
 @click.option("--corpus", "corpus_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="BEIR corpus.jsonl[.gz] (_id, title, text)")

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     embedding_model_name: str = Field(
         DEFAULT_EMBEDDING_MODEL, validation_alias="EMBEDDING_MODEL_NAME"
     )
+    # A folder written by `rag export-model` (model.onnx, tokenizer.json, model.json): the
+    # Lambda functions load the int8 model shipped in their layer from here.
+    embedding_model_dir: Path | None = Field(None, validation_alias="RAG_EMBEDDING_MODEL_DIR")
     embedding_batch_size: int = Field(32, ge=1, le=512, validation_alias="RAG_EMBEDDING_BATCH_SIZE")
     embedding_threads: int = Field(0, ge=0, validation_alias="RAG_EMBEDDING_THREADS")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +26,7 @@ from .models import (
     SearchHit,
 )
 from .retrieval.retriever import Retriever
+from .sources import clean_file_name, document_id_for, local_source, upload_source
 from .store.base import VectorStore, utc_now
 
 log = logging.getLogger("rag_assistant.service")
@@ -34,38 +34,6 @@ log = logging.getLogger("rag_assistant.service")
 MAX_SOURCES = 50
 #: How long an ingestion lease lasts: the upload Lambda's 15-minute timeout.
 LOCK_SECONDS = 900
-
-
-def document_id_for(source: str) -> str:
-    """Stable across re-ingestion of the same source (path, S3 key, upload name)."""
-    return "doc_" + hashlib.sha256(source.encode("utf-8")).hexdigest()[:20]
-
-
-def local_source(path: Path) -> str:
-    return path.resolve().as_uri()
-
-
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
-
-
-def clean_file_name(name: str) -> str:
-    """The last path component, without control or path characters, at most 200 chars.
-
-    Browsers send a bare name, but any client can send "../../etc/passwd" or a name full of
-    control characters; we keep only what is safe to show and to store.
-    """
-    base = re.split(r"[/\\]", name.strip())[-1]
-    base = _UNSAFE_NAME.sub("_", base).strip(" .")
-    if len(base) > 200:
-        stem, dot, suffix = base.rpartition(".")
-        base = (stem[: 200 - len(suffix) - 1] + dot + suffix) if dot and len(suffix) <= 10 else base[:200]
-    return base or "upload"
-
-
-def upload_source(name: str) -> tuple[str, str]:
-    """(source, file name) of a file uploaded through the API: same name, same document."""
-    file_name = clean_file_name(name)
-    return f"upload:///{file_name}", file_name
 
 
 class RagService:
@@ -126,7 +94,7 @@ class RagService:
 
     def _ingest(self, document_id: str, source: str, file_name: str, data: bytes) -> IngestResult:
         media_type = media_type_for(file_name)
-        self._bind_model()
+        self._bind_model(claim=True)
         content_hash = hashlib.sha256(data).hexdigest()
         existing = self.store.get_document(document_id)
         if (
@@ -217,7 +185,7 @@ class RagService:
     # --- questions -----------------------------------------------------------------------
 
     def search(self, query: str, top_k: int | None = None) -> list[SearchHit]:
-        self._bind_model()
+        self._bind_model(claim=False)
         return self.retriever.search(query, _bounded(top_k or self.settings.top_k))
 
     def ask(self, question: str, top_k: int | None = None) -> Answer:
@@ -263,10 +231,13 @@ class RagService:
         if not self.store.delete_document(document_id):
             raise DocumentNotFoundError(f"no document with id {document_id!r}")
 
-    def _bind_model(self) -> None:
-        if not self._model_bound:
-            self.store.bind_model(self.embedder.name, self.embedder.dimension)
-            self._model_bound = True
+    def _bind_model(self, *, claim: bool) -> None:
+        # Questions only check the model (the query Lambda cannot write); ingestion claims it.
+        # The stores remember a verified model, so repeated checks cost nothing.
+        if self._model_bound:
+            return
+        self.store.bind_model(self.embedder.name, self.embedder.dimension, claim=claim)
+        self._model_bound = claim
 
 
 def _bounded(top_k: int) -> int:

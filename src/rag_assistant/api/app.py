@@ -21,7 +21,8 @@ from .. import __version__
 from ..errors import ConfigurationError, DocumentNotFoundError, ModelMismatchError, RagError
 from ..ingestion.parsing import MEDIA_TYPES
 from ..models import IngestOutcome
-from ..service import RagService, upload_source
+from ..service import RagService
+from ..sources import upload_source
 from .errors import describe_validation_errors, error_body
 from .schemas import (
     DocumentList,

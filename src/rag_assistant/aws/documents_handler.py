@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..ingestion.parsing import MEDIA_TYPES
-from ..service import clean_file_name, document_id_for
+from ..sources import clean_file_name, document_id_for
 from . import runtime
 from .api import ApiError, create_resolver, json_body, lambda_entry
 

@@ -20,7 +20,7 @@ def _build() -> Any:
     def query() -> dict[str, Any]:
         request = json_body(resolver, QueryRequest)
         started = time.perf_counter()
-        answer = runtime.rag_service().ask(request.question, request.top_k)
+        answer = runtime.answering_service().ask(request.question, request.top_k)
         metrics.add_metric("QueryLatency", MetricUnit.Milliseconds, (time.perf_counter() - started) * 1000)
         metrics.add_metric("QueryAnswered", MetricUnit.Count, int(answer.answered))
         return answer.to_dict()

@@ -19,7 +19,15 @@ def settings() -> Settings:
 
 @lru_cache(maxsize=1)
 def rag_service():
-    """The full service (embedder included): the upload and query functions."""
+    """The service for ingestion (the upload function): no answerer, no secrets read."""
+    from ..bootstrap import create_service
+
+    return create_service(settings())
+
+
+@lru_cache(maxsize=1)
+def answering_service():
+    """The service for questions (the query function), with the LLM key if one is stored."""
     from ..bootstrap import create_service
     from .secrets import openai_api_key
 
@@ -43,13 +51,13 @@ def blob_store():
 
 @lru_cache(maxsize=1)
 def document_store():
-    """The store alone, for the documents function: no embedding stack."""
-    from ..bootstrap import create_store
+    """The read-only catalog, for the documents function: no vectors, no numpy."""
+    from ..store.dynamodb_catalog import DynamoDBCatalog
 
-    return create_store(settings())
+    return DynamoDBCatalog(settings().vectorstore_table_name)
 
 
 def reset() -> None:
     """Forget everything (tests switch tables and buckets between cases)."""
-    for cached in (settings, rag_service, blob_store, document_store):
+    for cached in (settings, rag_service, answering_service, blob_store, document_store):
         cached.cache_clear()

@@ -19,7 +19,8 @@ from ..blobs.base import BlobNotFoundError, BlobStore
 from ..errors import DocumentNotFoundError
 from ..ingestion.parsing import MEDIA_TYPES
 from ..models import IngestOutcome, IngestResult
-from ..service import RagService, document_id_for
+from ..service import RagService
+from ..sources import document_id_for
 
 log = logging.getLogger("rag_assistant.aws.s3")
 
@@ -44,7 +45,9 @@ class S3Record:
 
     @property
     def removed(self) -> bool:
-        return self.event_name.startswith("ObjectRemoved")
+        # A lifecycle expiration (when the stack's S3 lifecycle option is on) removes the
+        # file just as a delete does, so its chunks must leave the index too.
+        return self.event_name.startswith(("ObjectRemoved", "LifecycleExpiration"))
 
 
 def parse_records(event: Any) -> list[S3Record]:

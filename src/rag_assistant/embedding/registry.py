@@ -27,12 +27,16 @@ def canonical_model_name(name: str) -> str:
         ) from None
 
 
-def create_embedder(name: str, *, cache_dir: Path, batch_size: int = 32, threads: int = 0) -> Embedder:
+def create_embedder(
+    name: str, *, cache_dir: Path, batch_size: int = 32, threads: int = 0, model_dir: Path | None = None
+) -> Embedder:
     if name.startswith("test/hashing"):
         from .hashing import HashingEmbedder
 
         return HashingEmbedder()
     canonical = canonical_model_name(name)
+    if model_dir is not None:
+        return _exported(model_dir, canonical, batch_size, threads)
     if canonical == MINILM:
         return _minilm(cache_dir, batch_size, threads)
     if canonical == USE_MULTILINGUAL:
@@ -75,6 +79,29 @@ def _minilm(cache_dir: Path, batch_size: int, threads: int) -> Embedder:
         tokenizer_path=model_dir / "tokenizer.json",
         model_path_factory=model_path,
         max_tokens=256,
+        batch_size=batch_size,
+        threads=threads,
+    )
+
+
+def _exported(model_dir: Path, canonical: str, batch_size: int, threads: int) -> Embedder:
+    """A model folder written by embedding.export (what the Lambda functions ship)."""
+    from .export import ExportedModel
+    from .onnx_sentence import OnnxSentenceEmbedder
+
+    exported = ExportedModel.read(model_dir)
+    if exported.name != canonical:
+        raise ConfigurationError(
+            f"RAG_EMBEDDING_MODEL_DIR holds {exported.name}, but EMBEDDING_MODEL_NAME is {canonical}"
+        )
+    # The int8 export keeps the model's name: its vectors agree with fp32 to cosine ~0.99,
+    # so a store indexed by one is searched correctly by the other.
+    return OnnxSentenceEmbedder(
+        name=exported.name,
+        dimension=exported.dimension,
+        tokenizer_path=model_dir / "tokenizer.json",
+        model_path_factory=lambda: model_dir / "model.onnx",
+        max_tokens=exported.max_tokens,
         batch_size=batch_size,
         threads=threads,
     )

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..models import IngestOutcome
-from ..service import RagService, document_id_for
+from ..service import RagService
+from ..sources import document_id_for
 from .beir import CorpusDoc
 from .metrics import mrr_at, ndcg_at, recall_at
 

@@ -6,17 +6,21 @@ import base64
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import numpy as np
+if TYPE_CHECKING:  # the documents Lambda imports this module without numpy
+    import numpy as np
 
 from ..models import Chunk, Document, SearchHit
 
 
 @runtime_checkable
 class VectorStore(Protocol):
-    def bind_model(self, name: str, dimension: int) -> None:
-        """Record the embedding model on first use; raise ModelMismatchError if it differs."""
+    def bind_model(self, name: str, dimension: int, *, claim: bool = True) -> None:
+        """Record the embedding model on first use; raise ModelMismatchError if it differs.
+
+        claim=False only checks: readers (the query Lambda has no write access) never record
+        a model, so an empty store stays free for whichever model indexes it first."""
         ...
 
     def get_document(self, document_id: str) -> Document | None: ...

@@ -30,60 +30,21 @@ import numpy as np
 from ..errors import ModelMismatchError
 from ..models import Chunk, Document, DocumentStatus, SearchHit
 from ..retrieval.bm25 import BM25Index
-from .base import decode_cursor, encode_cursor
+from .dynamodb_catalog import (
+    _DOC_FIELDS,
+    DOCUMENT_SK,
+    GSI_PARTITION,
+    GSI_SORT,
+    META_PK,
+    DynamoDBCatalog,
+)
 
 log = logging.getLogger("rag_assistant.store.dynamodb")
 
-DOCUMENT_SK = "#document"
-META_PK = "#meta"
-GSI_NAME = "document-id-index"
-GSI_PARTITION = "entity"
-GSI_SORT = "listed_at"
-_DOC_FIELDS = (
-    "file_name", "source", "content_hash", "status", "chunk_count", "size_bytes", "media_type",
-    "page_count", "embedding_model", "error", "created_at", "updated_at",
-)
 _BATCH = 25  # BatchWriteItem's limit
 
 
-def table_definition(table_name: str) -> dict[str, Any]:
-    """CreateTable arguments; the CDK stack declares the same keys and index."""
-    return {
-        "TableName": table_name,
-        "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [
-            {"AttributeName": "document_id", "AttributeType": "S"},
-            {"AttributeName": "chunk_id", "AttributeType": "S"},
-            {"AttributeName": GSI_PARTITION, "AttributeType": "S"},
-            {"AttributeName": GSI_SORT, "AttributeType": "S"},
-        ],
-        "KeySchema": [
-            {"AttributeName": "document_id", "KeyType": "HASH"},
-            {"AttributeName": "chunk_id", "KeyType": "RANGE"},
-        ],
-        "GlobalSecondaryIndexes": [
-            {
-                "IndexName": GSI_NAME,
-                "KeySchema": [
-                    {"AttributeName": GSI_PARTITION, "KeyType": "HASH"},
-                    {"AttributeName": GSI_SORT, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    }
-
-
-def create_client() -> Any:
-    import boto3
-    from botocore.config import Config
-
-    # Endpoints come from the standard AWS settings (AWS_ENDPOINT_URL_DYNAMODB, ...):
-    # the same code talks to AWS and to DynamoDB Local. Throttling is retried with backoff.
-    return boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 8}))
-
-
-class DynamoDBVectorStore:
+class DynamoDBVectorStore(DynamoDBCatalog):
     def __init__(
         self,
         table_name: str,
@@ -92,21 +53,24 @@ class DynamoDBVectorStore:
         vector_index_name: str | None = None,
         max_backoff_seconds: float = 5.0,
     ) -> None:
-        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-        self.table_name = table_name
-        self._client = client or create_client()
+        super().__init__(table_name, client=client)
         self._vector_index = vector_index_name
         self._max_backoff = max_backoff_seconds
-        self._ser, self._de = TypeSerializer(), TypeDeserializer()
         self._model: tuple[str, int] | None = None
         self._lock = threading.RLock()
         self._cache = _CorpusCache()
 
     # --- model ---------------------------------------------------------------------------
 
-    def bind_model(self, name: str, dimension: int) -> None:
+    def bind_model(self, name: str, dimension: int, *, claim: bool = True) -> None:
         if self._model == (name, dimension):
+            return
+        if not claim:
+            recorded = self._get(META_PK, "#model")
+            if recorded is None:
+                return  # an empty table: nothing to search yet, nothing to claim
+            self._check_model(recorded, name, dimension)
+            self._model = (name, dimension)
             return
         try:
             self._client.put_item(
@@ -115,56 +79,19 @@ class DynamoDBVectorStore:
                 ConditionExpression="attribute_not_exists(document_id)",
             )
         except self._client.exceptions.ConditionalCheckFailedException:
-            recorded = self._get(META_PK, "#model", consistent=True) or {}
-            existing = (recorded.get("model"), int(recorded.get("dimension", 0)))
-            if existing != (name, dimension):
-                raise ModelMismatchError(
-                    f"table {self.table_name} holds vectors of embedding model {existing[0]} "
-                    f"({existing[1]} dimensions), not {name} ({dimension}); set "
-                    f"EMBEDDING_MODEL_NAME={existing[0]} or use another VECTORSTORE_TABLE_NAME"
-                ) from None
+            self._check_model(self._get(META_PK, "#model", consistent=True) or {}, name, dimension)
         self._model = (name, dimension)
 
+    def _check_model(self, recorded: dict[str, Any], name: str, dimension: int) -> None:
+        existing = (recorded.get("model"), int(recorded.get("dimension", 0)))
+        if existing != (name, dimension):
+            raise ModelMismatchError(
+                f"table {self.table_name} holds vectors of embedding model {existing[0]} "
+                f"({existing[1]} dimensions), not {name} ({dimension}); set "
+                f"EMBEDDING_MODEL_NAME={existing[0]} or use another VECTORSTORE_TABLE_NAME"
+            )
+
     # --- documents -----------------------------------------------------------------------
-
-    def get_document(self, document_id: str) -> Document | None:
-        item = self._get(document_id, DOCUMENT_SK, consistent=True)
-        return _document(item) if item else None
-
-    def list_documents(
-        self, limit: int = 10, cursor: str | None = None
-    ) -> tuple[list[Document], str | None]:
-        limit = max(1, int(limit))
-        request: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": GSI_NAME,
-            "KeyConditionExpression": "#e = :e",
-            "ExpressionAttributeNames": {"#e": GSI_PARTITION},
-            "ExpressionAttributeValues": {":e": {"S": "document"}},
-            "ScanIndexForward": False,
-        }
-        if cursor:
-            listed_at, document_id = decode_cursor(cursor, 2)
-            request["ExclusiveStartKey"] = {
-                GSI_PARTITION: {"S": "document"}, GSI_SORT: {"S": listed_at},
-                "document_id": {"S": document_id}, "chunk_id": {"S": DOCUMENT_SK},
-            }
-        items: list[dict[str, Any]] = []
-        # One more than asked tells whether a next page exists (DynamoDB's own
-        # LastEvaluatedKey can point at an empty page).
-        while len(items) <= limit:
-            request["Limit"] = limit + 1 - len(items)
-            page = self._client.query(**request)
-            items += [self._plain(i) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                break
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        documents = [_document(i) for i in items[:limit]]
-        next_cursor = None
-        if len(items) > limit:
-            last = items[limit - 1]
-            next_cursor = encode_cursor(last[GSI_SORT], last["document_id"])
-        return documents, next_cursor
 
     def upsert_document(self, document: Document) -> None:
         """Write the document's fields; its live chunk version (if any) is left alone."""
@@ -446,25 +373,6 @@ class DynamoDBVectorStore:
             item["embedding"] = {"L": [{"N": repr(float(x))} for x in vector]}
         return item
 
-    def _get(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
-        response = self._client.get_item(TableName=self.table_name, Key=self._key(pk, sk), ConsistentRead=consistent)
-        item = response.get("Item")
-        return self._plain(item) if item else None
-
-    def _key(self, pk: str, sk: str) -> dict[str, Any]:
-        return {"document_id": {"S": pk}, "chunk_id": {"S": sk}}
-
-    def _item(self, values: dict[str, Any]) -> dict[str, Any]:
-        return {k: self._ser.serialize(v) for k, v in values.items() if v is not None}
-
-    def _plain(self, item: dict[str, Any]) -> dict[str, Any]:
-        plain = {k: self._de.deserialize(v) for k, v in item.items()}
-        for key, value in plain.items():
-            if hasattr(value, "value") and isinstance(getattr(value, "value"), bytes):
-                plain[key] = value.value  # boto3's Binary wrapper
-        return plain
-
-
 class _CorpusCache:
     """The live chunks and vectors of a warm process, rebuilt only when the corpus changes."""
 
@@ -488,21 +396,6 @@ class _CorpusCache:
         if self._bm25 is None:
             self._bm25 = BM25Index([c.embedding_text() for c, _ in self.rows])
         return self._bm25
-
-
-def _document(item: dict[str, Any]) -> Document:
-    def number(name: str) -> int | None:
-        value = item.get(name)
-        return int(value) if value is not None else None
-
-    return Document(
-        document_id=item["document_id"], file_name=item.get("file_name", ""), source=item.get("source", ""),
-        content_hash=item.get("content_hash", ""), status=DocumentStatus(item.get("status", "processing")),
-        chunk_count=number("chunk_count") or 0, size_bytes=number("size_bytes") or 0,
-        media_type=item.get("media_type", ""), page_count=number("page_count"),
-        embedding_model=item.get("embedding_model", ""), error=item.get("error"),
-        created_at=item.get("created_at", ""), updated_at=item.get("updated_at", ""),
-    )
 
 
 def _chunk(item: dict[str, Any]) -> Chunk:

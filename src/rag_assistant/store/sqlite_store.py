@@ -131,8 +131,10 @@ class SqliteVectorStore:
             return rows["model"], int(rows["dimension"])
         return None
 
-    def bind_model(self, name: str, dimension: int) -> None:
+    def bind_model(self, name: str, dimension: int, *, claim: bool = True) -> None:
         with self._lock:
+            if self._model is None and not claim:
+                return
             if self._model is None:
                 with self._db:
                     self._db.execute(
