@@ -1,0 +1,1 @@
+"""The parts of RagServerlessStack: settings, packaging, storage, functions, API, monitoring."""

@@ -1,0 +1,230 @@
+"""The three Lambda functions, their code and layers, log groups and least-privilege roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, Duration, ILocalBundling, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from . import packaging
+from .settings import StackSettings
+from .storage import DocumentStorage
+
+OPENAI_KEY_PARAMETER = "/rag/openai-api-key"
+UPLOAD_PREFIX = "uploads/"  # where presigned uploads go (aws/documents_handler.py)
+#: S3 suffix filters are case-sensitive: both spellings of each supported extension.
+DOCUMENT_SUFFIXES = tuple(s for ext in (".pdf", ".txt", ".md", ".markdown") for s in (ext, ext.upper()))
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    key: str
+    name: str
+    handler: str
+    memory_mb: int
+    timeout: Duration
+    needs_model: bool
+    description: str
+
+
+SPECS = (
+    FunctionSpec("upload", "rag-upload-handler", "rag_assistant.aws.upload_handler.handler", 1024,
+                 Duration.minutes(15), True, "S3 notifications: parse, chunk, embed and index documents"),
+    FunctionSpec("query", "rag-query-handler", "rag_assistant.aws.query_handler.handler", 512,
+                 Duration.minutes(5), True, "POST /rag/query: grounded answers with sources"),
+    FunctionSpec("documents", "rag-documents-handler", "rag_assistant.aws.documents_handler.handler", 256,
+                 Duration.seconds(30), False, "GET /rag/documents and the document routes"),
+)
+
+
+@jsii.implements(ILocalBundling)
+class LocalBundler:
+    """Builds a bundle on this machine (rag_stack/packaging.py): no Docker needed."""
+
+    def __init__(self, pieces: tuple[str, ...], target: packaging.Target, layer: bool) -> None:
+        self._pieces, self._target, self._layer = pieces, target, layer
+
+    def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:  # noqa: ARG002 - CDK's signature
+        packaging.build_bundle(Path(output_dir), self._pieces, self._target, layer=self._layer)
+        return True
+
+
+def bundled_code(pieces: tuple[str, ...], target: packaging.Target, runtime: lambda_.Runtime, *, layer: bool) -> lambda_.Code:
+    return lambda_.Code.from_asset(
+        str(packaging.SOURCE_PACKAGE.parent),
+        asset_hash=packaging.input_hash(target, pieces) + ("-layer" if layer else ""),
+        asset_hash_type=AssetHashType.CUSTOM,
+        # The image is only a fallback label: the local bundler always succeeds or raises.
+        bundling=BundlingOptions(image=runtime.bundling_image, local=LocalBundler(pieces, target, layer)),
+    )
+
+
+class RagFunctions(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, settings: StackSettings,
+                 storage: DocumentStorage, vpc: ec2.IVpc | None = None) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.settings = settings
+        runtime = lambda_.Runtime.PYTHON_3_13 if settings.python_version == "3.13" else lambda_.Runtime.PYTHON_3_12
+        architecture = lambda_.Architecture.ARM_64 if settings.architecture == "arm64" else lambda_.Architecture.X86_64
+        target = packaging.Target(settings.python_version, settings.architecture)
+        removal = RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY
+
+        # --- code and layers ---------------------------------------------------------------
+        self.layers: list[lambda_.LayerVersion] = []
+        if settings.shared_layer:
+            kinds = packaging.bundle_kinds(True)
+            code = bundled_code(kinds["code"], target, runtime, layer=False)
+            common = lambda_.LayerVersion(
+                self, "CommonDeps", code=bundled_code(kinds["common"], target, runtime, layer=True),
+                compatible_runtimes=[runtime], compatible_architectures=[architecture],
+                description="rag-assistant: pydantic, pydantic-settings, Powertools",
+                removal_policy=RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY)
+            ml = lambda_.LayerVersion(
+                self, "EmbeddingDeps", code=bundled_code(kinds["ml"], target, runtime, layer=True),
+                compatible_runtimes=[runtime], compatible_architectures=[architecture],
+                description="rag-assistant: onnxruntime, tokenizers, numpy, parsers, int8 MiniLM in /opt/model",
+                removal_policy=RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY)
+            self.layers = [common, ml]
+            codes = {True: code, False: code}
+            layers_for = {True: [common, ml], False: [common]}
+            model_dir = packaging.MODEL_DIR_IN_LAYER
+        else:
+            kinds = packaging.bundle_kinds(False)
+            codes = {True: bundled_code(kinds["full"], target, runtime, layer=False),
+                     False: bundled_code(kinds["documents"], target, runtime, layer=False)}
+            layers_for = {True: [], False: []}
+            model_dir = packaging.MODEL_DIR_IN_CODE
+
+        # --- failed ingestion ----------------------------------------------------------------
+        self.dead_letter_queue: sqs.Queue | None = None
+        if settings.ingestion_dlq:
+            self.dead_letter_queue = sqs.Queue(
+                self, "IngestionDlq", queue_name="rag-ingestion-dlq",
+                retention_period=Duration.days(14), encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True, removal_policy=removal)
+
+        common_env = {
+            "BUCKET_NAME": storage.bucket.bucket_name,
+            "VECTORSTORE_TABLE_NAME": storage.table.table_name,
+            "VECTORSTORE_BACKEND": "dynamodb",
+            "LOG_LEVEL": "INFO",
+            "EMBEDDING_MODEL_NAME": settings.embedding_model_name,
+            "LLM_PROVIDER": settings.llm_provider,
+            "CORS_ALLOWED_ORIGINS": ",".join(settings.cors_allowed_origins),
+            "POWERTOOLS_SERVICE_NAME": "rag-assistant",
+            "POWERTOOLS_METRICS_NAMESPACE": "RagAssistant",
+            "RAG_CACHE_DIR": "/tmp/rag-assistant",
+        }
+
+        self.functions: dict[str, lambda_.Function] = {}
+        self.log_groups: dict[str, logs.LogGroup] = {}
+        self.specs = {spec.key: spec for spec in SPECS}
+        for spec in SPECS:
+            log_group = logs.LogGroup(
+                self, f"{spec.key.capitalize()}Logs", log_group_name=f"/aws/lambda/{spec.name}",
+                retention=logs.RetentionDays.TWO_WEEKS, removal_policy=removal)
+            # Our own role: logs go only to this function's log group (no AWS managed policy).
+            role = iam.Role(self, f"{spec.key.capitalize()}Role",
+                            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                            description=f"{spec.name}: least privilege")
+            log_group.grant_write(role)
+            if vpc is not None:
+                role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "service-role/AWSLambdaVPCAccessExecutionRole"))
+            environment = dict(common_env)
+            if spec.needs_model:
+                environment["RAG_EMBEDDING_MODEL_DIR"] = model_dir
+            if spec.key == "query":
+                environment["OPENAI_API_KEY_PARAMETER"] = OPENAI_KEY_PARAMETER
+                if settings.openai_secret_id:
+                    environment["OPENAI_API_KEY_SECRET_ID"] = settings.openai_secret_id
+            upload = spec.key == "upload"
+            function = lambda_.Function(
+                self, f"{spec.key.capitalize()}Function",
+                function_name=spec.name, description=spec.description,
+                runtime=runtime, architecture=architecture, handler=spec.handler,
+                code=codes[spec.needs_model], layers=layers_for[spec.needs_model],
+                memory_size=spec.memory_mb, timeout=spec.timeout,
+                environment=environment, role=role, log_group=log_group,
+                tracing=lambda_.Tracing.ACTIVE if settings.tracing else lambda_.Tracing.DISABLED,
+                vpc=vpc,
+                vpc_subnets=ec2.SubnetSelection(subnets=vpc.private_subnets or vpc.isolated_subnets) if vpc else None,
+                # S3 invokes asynchronously: two retries, then the event goes to the DLQ.
+                retry_attempts=2 if upload else None,
+                max_event_age=Duration.hours(6) if upload else None,
+                on_failure=(destinations.SqsDestination(self.dead_letter_queue)
+                            if upload and self.dead_letter_queue else None),
+            )
+            self.functions[spec.key] = function
+            self.log_groups[spec.key] = log_group
+
+        self._grant(stack, storage)
+        self._subscribe(storage.bucket)
+
+        # Provisioned concurrency keeps query instances warm (model loaded): the API calls the alias.
+        self.query_target: lambda_.IFunction = self.functions["query"]
+        if settings.query_provisioned_concurrency > 0:
+            self.query_target = lambda_.Alias(
+                self, "QueryLive", alias_name="live", version=self.functions["query"].current_version,
+                provisioned_concurrent_executions=settings.query_provisioned_concurrency)
+
+    # --- permissions -------------------------------------------------------------------------
+
+    def _grant(self, stack: Stack, storage: DocumentStorage) -> None:
+        upload, query, documents = (self.functions[k] for k in ("upload", "query", "documents"))
+        bucket, table = storage.bucket, storage.table
+        # Upload: reads the objects S3 tells it about, owns the table.
+        upload.add_to_role_policy(iam.PolicyStatement(
+            actions=["s3:GetObject"], resources=[bucket.arn_for_objects("*")]))
+        table.grant_read_write_data(upload)
+        # Query: reads the table and its LLM key; no S3 at all.
+        table.grant_read_data(query)
+        query.add_to_role_policy(iam.PolicyStatement(
+            actions=["ssm:GetParameter"],
+            resources=[stack.format_arn(service="ssm", resource="parameter",
+                                        resource_name=OPENAI_KEY_PARAMETER.lstrip("/"))]))
+        if self.settings.openai_secret_id:
+            query.add_to_role_policy(iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[stack.format_arn(service="secretsmanager", resource="secret",
+                                            resource_name=f"{self.settings.openai_secret_id}-??????",
+                                            arn_format=_colon_arn())]))
+        if self.settings.llm_provider == "bedrock":
+            query.add_to_role_policy(iam.PolicyStatement(
+                actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+                resources=[f"arn:{stack.partition}:bedrock:*::foundation-model/*",
+                           stack.format_arn(service="bedrock", resource="inference-profile", resource_name="*")]))
+        # Documents: reads the table; deletes objects (the upload function then drops the
+        # chunks) and signs PUTs into uploads/ only. It never writes the table.
+        table.grant_read_data(documents)
+        documents.add_to_role_policy(iam.PolicyStatement(
+            actions=["s3:DeleteObject"], resources=[bucket.arn_for_objects("*")]))
+        documents.add_to_role_policy(iam.PolicyStatement(
+            actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")]))
+
+    def _subscribe(self, bucket: s3.Bucket) -> None:
+        target = s3n.LambdaDestination(self.functions["upload"])
+        events = [s3.EventType.OBJECT_CREATED, s3.EventType.OBJECT_REMOVED]
+        if self.settings.s3_lifecycle:
+            events.append(s3.EventType.LIFECYCLE_EXPIRATION)
+        for event in events:
+            for suffix in DOCUMENT_SUFFIXES:
+                bucket.add_event_notification(event, target, s3.NotificationKeyFilter(suffix=suffix))
+
+
+def _colon_arn():
+    from aws_cdk import ArnFormat
+
+    return ArnFormat.COLON_RESOURCE_NAME
