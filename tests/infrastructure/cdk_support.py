@@ -1,4 +1,6 @@
-"""Shared helpers for the CDK tests: synthesize RagServerlessStack with chosen settings."""
+"""Shared helpers for the CDK tests: synthesize RagServerlessStack with chosen settings.
+
+(Not a conftest.py: tests/conftest.py already owns that module name.)"""
 
 from __future__ import annotations
 
