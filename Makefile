@@ -58,6 +58,7 @@ bench: install-test
 	$(BIN)/python bench/bench_aws.py
 	$(BIN)/python bench/bench_retrieval.py
 	$(BIN)/python bench/bench_lambda_assets.py
+	$(BIN)/python bench/bench_answers.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

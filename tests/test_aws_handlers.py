@@ -335,3 +335,29 @@ def test_a_lifecycle_expiration_removes_the_document(lambda_env) -> None:
     event["Records"][0]["eventName"] = "LifecycleExpiration:Delete"
     assert invoke_upload(event)["deleted"] == ["old.txt"]
     assert _chunk_items(lambda_env["table"]) == []
+
+
+def test_query_function_answers_with_openai_using_the_key_from_ssm(lambda_env, monkeypatch) -> None:
+    """Protocol test: the official SDK against tests/openai_wire.py, the key read from SSM."""
+    from openai_wire import Script, openai_wire_server
+    from rag_assistant.aws import runtime
+
+    secret = "sk-test-from-ssm-not-real"
+    boto3.client("ssm").put_parameter(Name="/rag/openai-api-key", Value=secret, Type="SecureString", Overwrite=True)
+    s3, bucket = lambda_env["s3"], lambda_env["bucket"]
+    s3.put_object(Bucket=bucket, Key="runbook.md", Body=b"# Rollback\nTo roll back, redeploy the previous version.")
+    invoke_upload(s3_event("created", bucket, "runbook.md"))
+    script = Script(reply="Redeploy the previous version [1].")
+    try:
+        with openai_wire_server(script) as url:
+            monkeypatch.setenv("LLM_PROVIDER", "openai")
+            monkeypatch.setenv("OPENAI_BASE_URL", url)
+            runtime.reset()
+            _reset_handlers()
+            status, body, _ = invoke_api("query", api_event("POST", "/rag/query", {"question": "How do I roll back?"}))
+    finally:
+        boto3.client("ssm").delete_parameter(Name="/rag/openai-api-key")
+    assert status == 200, body
+    assert (body["generator"], body["answer"], body["grounded"]) == ("openai", "Redeploy the previous version [1].", True)
+    assert body["sources"][0]["cited"] is True and body["usage"]["output_tokens"] == 12
+    assert script.headers[0]["authorization"] == f"Bearer {secret}"

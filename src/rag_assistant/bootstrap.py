@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from .answering.base import AnswerGenerator
 from .config import Settings
@@ -30,16 +31,76 @@ def create_store(settings: Settings) -> VectorStore:
 
 
 def create_answerer(settings: Settings, embedder: Embedder) -> AnswerGenerator:
+    """LLM_PROVIDER -> the answer generator. The extractive answerer is always built: it is
+    the offline default and every LLM answerer's fallback."""
     from .answering.extractive import ExtractiveAnswerer
 
+    extractive = ExtractiveAnswerer(embedder, min_relevance=settings.min_relevance)
     provider = settings.llm_provider
-    if provider not in ("extractive", "openai"):
-        raise ConfigurationError(
-            f"LLM_PROVIDER={provider!r} is not supported; use 'extractive' or 'openai'"
-        )
-    if provider == "openai" and settings.openai_api_key is not None:
-        log.warning("LLM answers are not available yet; answering extractively")
-    return ExtractiveAnswerer(embedder, min_relevance=settings.min_relevance)
+    if provider == "extractive":
+        return extractive
+    from .answering.chat import ProviderError
+    from .answering.llm import LlmAnswerer
+
+    try:
+        chat = create_chat_model(settings)
+    except ProviderError as exc:
+        if provider == "openai" and "llm_provider" not in settings.model_fields_set:
+            log.info("no OpenAI API key: answering extractively (the offline default)")
+            return extractive
+        log.warning("LLM_PROVIDER=%s is not usable (%s); answering extractively", provider, exc)
+        chat = _Unavailable(provider, exc)
+    return LlmAnswerer(chat, extractive, price_override=settings.llm_price_per_mtok)
+
+
+def create_chat_model(settings: Settings):  # -> answering.chat.ChatModel
+    from .answering.chat import ProviderError
+
+    provider = settings.llm_provider
+    common = {"temperature": settings.llm_temperature, "max_tokens": settings.llm_max_tokens,
+              "timeout": settings.llm_timeout_seconds, "max_retries": settings.llm_max_retries}
+    if provider == "bedrock":
+        from .answering.bedrock_chat import BedrockChat
+
+        region = settings.bedrock_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        return BedrockChat(model=settings.llm_model or default_bedrock_model(region), region=region, **common)
+    from .answering.openai_chat import OpenAIChat
+
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    if provider == "openai":
+        if not key and not os.environ.get("OPENAI_API_KEY"):
+            raise ProviderError("not_configured", "no OpenAI API key is configured (OPENAI_API_KEY)")
+        return OpenAIChat(provider="openai", model=settings.llm_model or "gpt-4o-mini", api_key=key,
+                          base_url=settings.llm_base_url, **common)
+    if provider == "openai-compatible":
+        base_url = settings.llm_base_url or os.environ.get("OPENAI_BASE_URL")
+        if not base_url or not settings.llm_model:
+            raise ConfigurationError(
+                "LLM_PROVIDER=openai-compatible needs LLM_BASE_URL (e.g. http://localhost:11434/v1 for "
+                "Ollama) and LLM_MODEL (e.g. llama3.2)")
+        return OpenAIChat(provider="openai-compatible", model=settings.llm_model, api_key=key,
+                          base_url=base_url, **common)
+    raise ConfigurationError(f"LLM_PROVIDER={provider!r} is not supported")
+
+
+def default_bedrock_model(region: str | None) -> str:
+    """Amazon Nova Lite through the cross-region inference profile of the region's geography
+    (the plain model id is not invocable on demand in most regions)."""
+    geography = {"us": "us", "ca": "us", "eu": "eu", "ap": "apac"}.get((region or "us")[:2], "us")
+    return f"{geography}.amazon.nova-lite-v1:0"
+
+
+class _Unavailable:
+    """A configured provider that cannot run (no key): every answer falls back, with the reason."""
+
+    def __init__(self, provider: str, error: Exception) -> None:
+        self.provider, self.model, self._error = provider, "-", error
+
+    def complete(self, system: str, user: str):
+        raise self._error
+
+    def stream(self, system: str, user: str):
+        raise self._error
 
 
 def create_service(settings: Settings, *, embedder: Embedder | None = None) -> RagService:

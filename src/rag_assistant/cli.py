@@ -123,17 +123,35 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
 @click.pass_context
 @_friendly_errors
 def ask(ctx: click.Context, question: str, top_k: int | None, as_json: bool) -> None:
-    """Answer QUESTION from the indexed documents, with numbered sources."""
+    """Answer QUESTION from the indexed documents, with numbered sources.
+
+    With an LLM configured, the answer is printed as it is written."""
+    from .models import Answer
+
     question = _validated_question(question)
-    answer = _service(ctx).ask(question, top_k)
+    service = _service(ctx)
     if as_json:
-        _emit_json(answer.to_dict())
+        _emit_json(service.ask(question, top_k).to_dict())
         return
-    click.echo(textwrap.fill(answer.text, width=100) if answer.text else "")
+    streaming = service.answerer.name != "extractive"
+    answer = None
+    for item in service.ask_stream(question, top_k):
+        if isinstance(item, str) and streaming:
+            click.echo(item, nl=False)
+        elif isinstance(item, Answer):
+            answer = item
+    assert answer is not None
+    if streaming:
+        click.echo()
+        if answer.notice:  # the LLM failed: the extractive answer replaces what was streamed
+            click.echo(f"\nNote: {answer.notice}", err=True)
+            click.echo(textwrap.fill(answer.text, width=100))
+    else:
+        click.echo(textwrap.fill(answer.text, width=100) if answer.text else "")
     if answer.answered:
         click.echo("\nSources:")
         for citation in answer.citations:
-            if citation.quote:
+            if citation.cited:
                 _echo_hit(citation.number, citation.hit)
 
 

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+LLM_PROVIDERS = ("openai", "bedrock", "openai-compatible", "extractive")
 
 
 def _default_data_dir() -> Path:
@@ -59,8 +60,23 @@ class Settings(BaseSettings):
     embedding_threads: int = Field(0, ge=0, validation_alias="RAG_EMBEDDING_THREADS")
 
     # --- answers -----------------------------------------------------------------------
+    # openai | bedrock | openai-compatible | extractive. openai without a key answers
+    # extractively (the offline default); the response names the generator that answered.
     llm_provider: str = Field("openai", validation_alias="LLM_PROVIDER")
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+    # Default per provider (see answering/providers.py): cheap, fast models.
+    llm_model: str | None = Field(None, validation_alias="LLM_MODEL")
+    # openai-compatible servers (Ollama, vLLM, llama.cpp, LM Studio): their /v1 URL. The
+    # OpenAI SDK's own OPENAI_BASE_URL is honoured too.
+    llm_base_url: str | None = Field(None, validation_alias="LLM_BASE_URL")
+    llm_temperature: float = Field(0.1, ge=0.0, le=2.0, validation_alias="LLM_TEMPERATURE")
+    llm_max_tokens: int = Field(800, ge=16, le=16384, validation_alias="LLM_MAX_TOKENS")
+    # Per attempt; with one retry the worst case stays inside API Gateway's 29 s.
+    llm_timeout_seconds: float = Field(12.0, gt=0, le=600, validation_alias="LLM_TIMEOUT_SECONDS")
+    llm_max_retries: int = Field(1, ge=0, le=5, validation_alias="LLM_MAX_RETRIES")
+    bedrock_region: str | None = Field(None, validation_alias="BEDROCK_REGION")
+    # "input,output" US$ per million tokens, for the cost estimate in the logs.
+    llm_price_per_mtok: str | None = Field(None, validation_alias="LLM_PRICE_PER_MTOK")
     # On AWS the key is read from SSM Parameter Store (SecureString) or Secrets Manager.
     openai_api_key_parameter: str = Field("/rag/openai-api-key", validation_alias="OPENAI_API_KEY_PARAMETER")
     openai_api_key_secret_id: str | None = Field(None, validation_alias="OPENAI_API_KEY_SECRET_ID")
@@ -85,7 +101,10 @@ class Settings(BaseSettings):
     @field_validator("llm_provider")
     @classmethod
     def _lower_provider(cls, value: str) -> str:
-        return value.strip().lower() or "openai"
+        provider = value.strip().lower() or "openai"
+        if provider not in LLM_PROVIDERS:
+            raise ValueError(f"LLM_PROVIDER must be one of {', '.join(LLM_PROVIDERS)}, not {value!r}")
+        return provider
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

@@ -105,11 +105,13 @@ class Citation:
     number: int
     hit: SearchHit
     quote: str = ""
+    cited: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = self.hit.to_dict()
         data["number"] = self.number
         data["quote"] = self.quote or None
+        data["cited"] = self.cited
         return data
 
 
@@ -121,16 +123,28 @@ class Answer:
     citations: tuple[Citation, ...]
     generator: str
     timings_ms: dict[str, float] = field(default_factory=dict)
+    #: answered, and every [n] in the text points at one of the sources
+    grounded: bool = False
+    #: set when the configured generator could not answer and another did (and why)
+    notice: str | None = None
+    #: LLM token counts and estimated cost, when an LLM answered
+    usage: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "question": self.question,
             "answer": self.text,
             "answered": self.answered,
+            "grounded": self.grounded,
             "generator": self.generator,
             "sources": [c.to_dict() for c in self.citations],
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }
+        if self.notice:
+            data["notice"] = self.notice
+        if self.usage:
+            data["usage"] = self.usage
+        return data
 
 
 class IngestOutcome(StrEnum):

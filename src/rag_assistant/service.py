@@ -88,7 +88,8 @@ class RagService:
             "ingested %s: %s",
             file_name,
             result.outcome,
-            extra={"document_id": document_id, "chunks": result.chunk_count, "reason": result.reason},
+            extra={"document_id": document_id, "outcome": str(result.outcome), "chunks": result.chunk_count,
+                   "seconds": round(result.seconds, 3), "reason": result.reason},
         )
         return result
 
@@ -189,25 +190,46 @@ class RagService:
         return self.retriever.search(query, _bounded(top_k or self.settings.top_k))
 
     def ask(self, question: str, top_k: int | None = None) -> Answer:
+        answer = None
+        for event in self.ask_stream(question, top_k):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        return answer
+
+    def ask_stream(self, question: str, top_k: int | None = None) -> Iterator[list[SearchHit] | str | Answer]:
+        """The sources (a list of hits) first, then text pieces as the answer is generated,
+        then the Answer itself (the text cleaned, citations resolved)."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
         hits = self.search(question, top_k)
         timings["retrieval"] = (time.perf_counter() - started) * 1000
+        yield hits
         answerer = self.answerer
-        generated = answerer.generate(question, hits)
+        generated = None
+        for piece in answerer.generate_stream(question, hits):
+            if isinstance(piece, str):
+                yield piece
+            else:
+                generated = piece
+        assert generated is not None
         timings["generation"] = (time.perf_counter() - started) * 1000 - timings["retrieval"]
         timings["total"] = (time.perf_counter() - started) * 1000
+        cited = set(generated.cited)
         citations = tuple(
-            Citation(number=n, hit=hit, quote=generated.quotes.get(n, ""))
+            Citation(number=n, hit=hit, quote=generated.quotes.get(n, ""), cited=n in cited)
             for n, hit in enumerate(hits, start=1)
         )
-        return Answer(
+        yield Answer(
             question=question,
             text=generated.text,
             answered=generated.answered,
             citations=citations,
-            generator=answerer.name,
+            generator=generated.generator or answerer.name,
             timings_ms=timings,
+            grounded=generated.grounded,
+            notice=generated.notice,
+            usage=generated.usage,
         )
 
     @property

@@ -93,6 +93,8 @@ def test_function_environment_is_the_spec_contract(default_stack) -> None:
         assert ("RAG_EMBEDDING_MODEL_DIR" in env) == (name != "rag-documents-handler")
     query_env = functions_by_name(template)["rag-query-handler"][1]["Properties"]["Environment"]["Variables"]
     assert query_env["OPENAI_API_KEY_PARAMETER"] == "/rag/openai-api-key"
+    assert query_env["LLM_TIMEOUT_SECONDS"] == "12"  # two attempts + retrieval stay inside 29 s
+    assert "LLM_MODEL" not in query_env
     assert query_env["RAG_EMBEDDING_MODEL_DIR"] == "/opt/model"
 
 
@@ -457,6 +459,9 @@ def test_bedrock_provider_and_secrets_manager_grant_only_what_they_name() -> Non
     assert json.dumps(granted["secretsmanager:GetSecretValue"]).endswith(':secret:rag/openai-??????"]]}]')
     env = functions_by_name(template)["rag-query-handler"][1]["Properties"]["Environment"]["Variables"]
     assert env["LLM_PROVIDER"] == "bedrock" and env["OPENAI_API_KEY_SECRET_ID"] == "rag/openai"
+    _, template = synthesize(llmModel="gpt-4.1-mini", apiIntegrationTimeoutSeconds="60")
+    env = functions_by_name(template)["rag-query-handler"][1]["Properties"]["Environment"]["Variables"]
+    assert env["LLM_MODEL"] == "gpt-4.1-mini" and env["LLM_TIMEOUT_SECONDS"] == "27"
 
 
 def test_arm64_and_python_313_options() -> None:

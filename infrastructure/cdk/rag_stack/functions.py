@@ -148,6 +148,10 @@ class RagFunctions(Construct):
                 environment["RAG_EMBEDDING_MODEL_DIR"] = model_dir
             if spec.key == "query":
                 environment["OPENAI_API_KEY_PARAMETER"] = OPENAI_KEY_PARAMETER
+                # One attempt and one retry must fit API Gateway's wait, with retrieval and a cold start.
+                environment["LLM_TIMEOUT_SECONDS"] = str(llm_timeout_seconds(settings.api_integration_timeout_seconds))
+                if settings.llm_model:
+                    environment["LLM_MODEL"] = settings.llm_model
                 if settings.openai_secret_id:
                     environment["OPENAI_API_KEY_SECRET_ID"] = settings.openai_secret_id
             upload = spec.key == "upload"
@@ -222,6 +226,11 @@ class RagFunctions(Construct):
         for event in events:
             for suffix in DOCUMENT_SUFFIXES:
                 bucket.add_event_notification(event, target, s3.NotificationKeyFilter(suffix=suffix))
+
+
+def llm_timeout_seconds(integration_timeout_seconds: int) -> int:
+    """Per LLM attempt: (API Gateway's wait - 5 s for retrieval and a cold start) / 2 attempts."""
+    return max(3, (integration_timeout_seconds - 5) // 2)
 
 
 def _colon_arn():

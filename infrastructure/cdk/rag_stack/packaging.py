@@ -4,7 +4,7 @@ Three bundles, each a folder that CDK zips:
 
   code       rag_assistant (no web page)                          -> /var/task
   common     pydantic, pydantic-settings, Powertools (python/)    -> /opt/python  (all three)
-  ml         numpy, onnxruntime, tokenizers, pypdfium2, ... (python/)
+  ml         numpy, onnxruntime, tokenizers, pypdfium2, the OpenAI SDK, ... (python/)
              + the exported int8 MiniLM (model/)                  -> /opt/python, /opt/model
 
 With `sharedLayer=false` the same pieces are merged into one folder per function instead.
@@ -42,6 +42,8 @@ ML_PACKAGES = (
     "numpy", "onnxruntime", "tokenizers", "pypdfium2", "charset-normalizer", "markdown-it-py",
     "mdurl", "pystemmer",
 )
+#: The OpenAI SDK for LLM answers (query function; Bedrock goes through the runtime's boto3).
+LLM_PACKAGES = ("openai", "anyio", "httpx2", "httpcore2", "h11", "idna", "truststore", "jiter", "sniffio")
 #: Never imported at run time: tests, caches, onnxruntime's conversion and profiling tools.
 _TRIM_DIRS = {"tests", "test", "__pycache__"}
 _TRIM_PATHS = ("onnxruntime/transformers", "onnxruntime/tools", "onnxruntime/quantization",
@@ -120,7 +122,7 @@ def _build_piece(piece: str, root: Path, site: Path, target: Target) -> None:
     elif piece == "common":
         pip_install(COMMON_PACKAGES, site, target)
     elif piece == "ml":
-        pip_install(ML_PACKAGES, site, target)
+        pip_install(ML_PACKAGES + LLM_PACKAGES, site, target)
     elif piece == "model":
         export_model(root / "model")
     else:

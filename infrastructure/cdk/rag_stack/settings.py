@@ -29,6 +29,7 @@ class StackSettings:
     profile: str = "dev"
     # --- what the functions run ---------------------------------------------------------
     llm_provider: str = "openai"
+    llm_model: str | None = None
     embedding_model_name: str = "sentence-transformers/all-MiniLM-L6-v2"
     openai_secret_id: str | None = None
     python_version: str = "3.12"

@@ -1,9 +1,9 @@
-"""The answer-generator seam: the extractive answerer now, LLM providers behind the same door."""
+"""The answer-generator seam: the extractive answerer and the LLM answerer behind one door."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..models import SearchHit
@@ -18,6 +18,15 @@ class GeneratedAnswer:
     answered: bool
     #: source number (1-based index into the hits) -> the text quoted from it
     quotes: dict[int, str]
+    #: the source numbers the text cites, in order of first use
+    cited: tuple[int, ...] = ()
+    #: answered, and every [n] points at a real source (and at least one does)
+    grounded: bool = False
+    #: who answered when it is not the configured generator (a fallback), else None
+    generator: str | None = None
+    #: for the user: why the answer is not what they configured (provider failed, no key)
+    notice: str | None = None
+    usage: dict[str, float] = field(default_factory=dict)
 
 
 class AnswerGenerator(Protocol):
@@ -25,6 +34,10 @@ class AnswerGenerator(Protocol):
 
     def generate(self, question: str, hits: Sequence[SearchHit]) -> GeneratedAnswer:
         """Answer from `hits` only, citing them as [1]..[n] in the order given."""
+        ...
+
+    def generate_stream(self, question: str, hits: Sequence[SearchHit]) -> Iterator[str | GeneratedAnswer]:
+        """Text pieces as they are generated, then the GeneratedAnswer (whole, cleaned)."""
         ...
 
 

@@ -9,7 +9,7 @@ for the rank of the chunk it came from.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,7 +77,14 @@ class ExtractiveAnswerer:
             " ".join(parts),
             answered=True,
             quotes={n: " … ".join(q) for n, q in quotes.items()},
+            cited=tuple(dict.fromkeys(candidates[i].source for i in chosen)),
+            grounded=True,  # every sentence is quoted verbatim from the source it cites
         )
+
+    def generate_stream(self, question: str, hits: Sequence[SearchHit]) -> Iterator[str | GeneratedAnswer]:
+        answer = self.generate(question, hits)
+        yield answer.text
+        yield answer
 
     def _score(
         self, question: str, candidates: list[_Candidate], hits: Sequence[SearchHit]

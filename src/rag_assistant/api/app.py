@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, File, Path, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -105,14 +105,26 @@ def create_app(
             upload_mode="direct",
             max_upload_bytes=s.settings.max_file_bytes,
             accepted_types=sorted(MEDIA_TYPES),
-            generator=s.settings.llm_provider if s.settings.openai_api_key else "extractive",
+            generator=s.answerer.name,
             embedding_model=s.embedder.name,
         )
 
-    @app.post("/rag/query", response_model=QueryResponse, tags=["rag"])
-    def query(body: QueryRequest) -> dict[str, Any]:
-        """Answer a question from the indexed documents, citing sources as [n]."""
-        return service().ask(body.question, body.top_k).to_dict()
+    @app.post(
+        "/rag/query", response_model=QueryResponse, tags=["rag"],
+        responses={200: {"content": {"text/event-stream": {}},
+                         "description": "With ?stream=true: server-sent events `sources`, `token`..., `answer`."}},
+    )
+    def query(body: QueryRequest, stream: Annotated[bool, Query()] = False) -> Any:
+        """Answer a question from the indexed documents, citing sources as [n].
+
+        `?stream=true` sends server-sent events instead: `sources` (the retrieved sources),
+        `token` (pieces of the answer as the LLM writes them), then `answer` (the final
+        response, the same JSON as without streaming) — or `error`."""
+        if not stream:
+            return service().ask(body.question, body.top_k).to_dict()
+        return StreamingResponse(_sse_answer(service(), body.question, body.top_k),
+                                 media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @app.get("/rag/documents", response_model=DocumentList, tags=["documents"])
     def list_documents(
@@ -242,3 +254,26 @@ def create_local_app(settings=None) -> FastAPI:
 
     settings = settings or load_settings()
     return create_app(lambda: create_service(settings), cors_origins=settings.cors_origins)
+
+
+def _sse_answer(service: RagService, question: str, top_k: int | None):
+    """Server-sent events for one question (a sync generator: Starlette iterates it in a thread)."""
+    import json
+
+    def event(name: str, data: Any) -> str:
+        return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+    try:
+        for item in service.ask_stream(question, top_k):
+            if isinstance(item, list):
+                yield event("sources", [
+                    dict(hit.to_dict(), number=n) for n, hit in enumerate(item, start=1)])
+            elif isinstance(item, str):
+                yield event("token", item)
+            else:
+                yield event("answer", item.to_dict())
+    except RagError as exc:
+        yield event("error", error_body(getattr(exc, "code", "error"), str(exc))["error"])
+    except Exception:  # the stream has started: the status is already 200
+        log.exception("streaming answer failed")
+        yield event("error", {"code": "internal_error", "message": "the answer could not be completed"})

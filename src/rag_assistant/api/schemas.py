@@ -37,13 +37,17 @@ class Source(BaseModel):
     score: float
     snippet: str
     quote: str | None = Field(None, description="The text the answer took from this source.")
+    cited: bool = Field(False, description="Whether the answer cites this source.")
 
 
 class QueryResponse(BaseModel):
     question: str
     answer: str
     answered: bool = Field(..., description="False when the documents do not contain the answer.")
+    grounded: bool = Field(False, description="Answered, and every [n] points at one of the sources.")
     generator: str = Field(..., description="Which answer generator answered (extractive, openai, ...).")
+    notice: str | None = Field(None, description="Why another generator answered (the LLM failed, no key).")
+    usage: dict[str, float] | None = Field(None, description="LLM tokens, seconds and estimated cost (US$).")
     sources: list[Source]
     timings_ms: dict[str, float]
 

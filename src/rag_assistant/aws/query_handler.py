@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ..api.schemas import QueryRequest
 from . import runtime
 from .api import create_resolver, json_body, lambda_entry
-from .observability import metrics
+from .observability import logger, metrics
 
 def _build() -> Any:
     """The router, made on the first invocation: CORS origins come from the settings."""
@@ -23,6 +23,11 @@ def _build() -> Any:
         answer = runtime.answering_service().ask(request.question, request.top_k)
         metrics.add_metric("QueryLatency", MetricUnit.Milliseconds, (time.perf_counter() - started) * 1000)
         metrics.add_metric("QueryAnswered", MetricUnit.Count, int(answer.answered))
+        # Never the question itself: it may hold what the documents are about.
+        logger.info("question answered", extra={
+            "answered": answer.answered, "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            "sources": len(answer.citations), "generator": answer.generator,
+            "question_chars": len(request.question)})
         return answer.to_dict()
 
     return resolver

@@ -58,6 +58,9 @@ def document_store():
 
 
 def reset() -> None:
-    """Forget everything (tests switch tables and buckets between cases)."""
+    """Forget everything (tests switch tables, buckets and keys between cases)."""
     for cached in (settings, rag_service, answering_service, blob_store, document_store):
         cached.cache_clear()
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()

@@ -62,6 +62,9 @@ function showAnswer(result) {
   state.sources = result.sources;
   $("answer-generator").textContent = result.answered ? result.generator : "not in the documents";
   $("answer-timing").textContent = `${Math.round(result.timings_ms.total || 0)} ms`;
+  // A fallback answered (the LLM failed, or no key): say why, next to the answer.
+  $("answer-notice").textContent = result.notice || "";
+  $("answer-notice").hidden = !result.notice;
   const text = $("answer-text");
   text.replaceChildren();
   // Turn each [n] into a button that opens source n.
@@ -81,7 +84,7 @@ function showAnswer(result) {
   const list = $("sources");
   list.replaceChildren();
   for (const source of result.sources) {
-    const used = Boolean(source.quote);
+    const used = Boolean(source.cited || source.quote);
     const item = el("li", { class: used ? "used" : "unused", value: source.number },
       el("span", { class: "file", textContent: source.file_name }),
       where(source) ? ` — ${where(source)}` : "",
