@@ -22,6 +22,20 @@ class Script:
     usage: tuple[int, int] = (120, 12)
     requests: list[dict] = field(default_factory=list)
     headers: list[dict] = field(default_factory=list)
+    dimension: int = 1536
+
+
+def embedding_for(text: str, dimension: int) -> list[float]:
+    """Deterministic bag-of-words vectors: texts sharing words point the same way."""
+    import hashlib
+    import math
+
+    vector = [0.0] * dimension
+    for word in text.lower().split():
+        digest = hashlib.sha256(word.strip(".,?!").encode()).digest()
+        vector[int.from_bytes(digest[:4], "little") % dimension] += 1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
 
 
 _ERRORS = {
@@ -40,7 +54,9 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             script.requests.append(body)
             script.headers.append({k.lower(): v for k, v in self.headers.items()})
-            if not self.path.endswith("/chat/completions"):
+            if self.path.endswith("/embeddings") and not script.failures:
+                return self._embeddings(body)
+            if not self.path.endswith(("/chat/completions", "/embeddings")):
                 return self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
             if script.delay_seconds:
                 time.sleep(script.delay_seconds)
@@ -58,6 +74,23 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
                 "choices": [{"index": 0, "finish_reason": "stop",
                              "message": {"role": "assistant", "content": script.reply}}],
                 "usage": usage})
+
+        def _embeddings(self, body: dict) -> None:
+            import base64
+            import hashlib
+            import struct
+
+            inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            data = []
+            for index, text in enumerate(inputs):
+                vector = embedding_for(text, script.dimension)
+                if body.get("encoding_format") == "base64":
+                    encoded = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+                    data.append({"object": "embedding", "index": index, "embedding": encoded})
+                else:
+                    data.append({"object": "embedding", "index": index, "embedding": vector})
+            self._json(200, {"object": "list", "data": data[::-1],  # out of order: clients must sort by index
+                             "model": body["model"], "usage": {"prompt_tokens": 5, "total_tokens": 5}})
 
         def _stream(self, body: dict, usage: dict) -> None:
             self.send_response(200)

@@ -361,3 +361,29 @@ def test_query_function_answers_with_openai_using_the_key_from_ssm(lambda_env, m
     assert (body["generator"], body["answer"], body["grounded"]) == ("openai", "Redeploy the previous version [1].", True)
     assert body["sources"][0]["cited"] is True and body["usage"]["output_tokens"] == 12
     assert script.headers[0]["authorization"] == f"Bearer {secret}"
+
+
+def test_functions_embed_with_openai_using_the_key_from_ssm(lambda_env, monkeypatch) -> None:
+    """Protocol test: EMBEDDING_MODEL_NAME=openai/...: the upload function reads the key too."""
+    from openai_wire import Script, openai_wire_server
+    from rag_assistant.aws import runtime
+
+    secret = "sk-test-embeddings-from-ssm"
+    boto3.client("ssm").put_parameter(Name="/rag/openai-api-key", Value=secret, Type="SecureString", Overwrite=True)
+    s3, bucket = lambda_env["s3"], lambda_env["bucket"]
+    s3.put_object(Bucket=bucket, Key="backup.md", Body=b"# Backups\nThe nightly backup runs at two o'clock.")
+    s3.put_object(Bucket=bucket, Key="bread.md", Body=b"# Bread\nFlour, water, salt and yeast.")
+    script = Script()
+    try:
+        with openai_wire_server(script) as url:
+            monkeypatch.setenv("EMBEDDING_MODEL_NAME", "openai/text-embedding-3-small")
+            monkeypatch.setenv("OPENAI_BASE_URL", url)
+            runtime.reset()
+            _reset_handlers()
+            assert invoke_upload(s3_event("created", bucket, "backup.md", "bread.md"))["indexed"] == 2
+            status, body, _ = invoke_api("query", api_event("POST", "/rag/query", {"question": "When does the nightly backup run?"}))
+    finally:
+        boto3.client("ssm").delete_parameter(Name="/rag/openai-api-key")
+    assert status == 200 and body["sources"][0]["file_name"] == "backup.md", body
+    assert all(h["authorization"] == f"Bearer {secret}" for h in script.headers)
+    assert {r["model"] for r in script.requests} == {"text-embedding-3-small"}

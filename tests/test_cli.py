@@ -148,3 +148,23 @@ def test_korean_question_gets_a_korean_answer_or_a_korean_no(rag, tmp_path: Path
     assert any(s["file_name"] == "정책.md" and s["quote"] for s in answer["sources"])
     missing = json.loads(rag("ask", "회사 주차장은 몇 층에 있나요?", "--json").stdout)
     assert missing["answered"] is False and missing["answer"] == "문서에서 이 질문에 대한 답을 찾을 수 없습니다."
+
+
+def test_ask_streams_an_llm_answer_then_its_sources(tmp_path: Path, model_cache: Path) -> None:
+    """Protocol test: `rag ask` through the official SDK to tests/openai_wire.py."""
+    from openai_wire import Script, openai_wire_server
+
+    notes = tmp_path / "runbook.md"
+    notes.write_text("# Rollback\nTo roll back, redeploy the previous version.\n", encoding="utf-8")
+    script = Script(reply="Redeploy the previous version [1].")
+    with openai_wire_server(script) as url:
+        env = {"RAG_DATA_DIR": str(tmp_path / "data"), "RAG_CACHE_DIR": str(model_cache),
+               "LLM_PROVIDER": "openai-compatible", "LLM_BASE_URL": url, "LLM_MODEL": "llama3.2",
+               "OPENAI_API_KEY": ""}
+        runner = CliRunner()
+        assert runner.invoke(cli, ["ingest", str(notes)], env=env).exit_code == 0
+        result = runner.invoke(cli, ["ask", "How do I roll back?"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Redeploy the previous version [1].\n")
+    assert "Sources:" in result.stdout and "[1] runbook.md" in result.stdout
+    assert script.requests[0]["stream"] is True

@@ -110,6 +110,8 @@ def create_service(settings: Settings, *, embedder: Embedder | None = None) -> R
         batch_size=settings.embedding_batch_size,
         threads=settings.embedding_threads,
         model_dir=settings.embedding_model_dir,
+        openai_api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+        bedrock_region=settings.bedrock_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
     )
     store = create_store(settings)
     return RagService(settings, store, embedder, lambda: create_answerer(settings, embedder))

@@ -66,3 +66,9 @@ class ModelMismatchError(RagError):
 
 class ConfigurationError(RagError):
     code = "configuration_error"
+
+
+class EmbeddingServiceError(IngestError):
+    """A hosted embedding model (OpenAI, Bedrock) failed; worth retrying later."""
+
+    code = "embedding_unavailable"

@@ -517,3 +517,21 @@ def test_every_option_at_once_passes_cdk_nag() -> None:
     assert stack.settings.waf and stack.settings.alarms
     template.resource_count_is("AWS::WAFv2::WebACL", 1)
     template.resource_count_is("AWS::EC2::VPCEndpoint", 5)  # S3, DynamoDB, SSM, Secrets Manager, Bedrock
+
+
+def test_hosted_embedding_models_get_exactly_their_permissions() -> None:
+    _, template = synthesize(embeddingModelName="bedrock/amazon.titan-embed-text-v2:0")
+    for name in ("rag-upload-handler", "rag-query-handler"):
+        granted = role_actions(template, name)
+        assert json.dumps(granted["bedrock:InvokeModel"]).endswith(
+            'foundation-model/amazon.titan-embed-text-v2:0"]]}]'), granted["bedrock:InvokeModel"]
+        env = functions_by_name(template)[name][1]["Properties"]["Environment"]["Variables"]
+        assert env["EMBEDDING_MODEL_NAME"] == "bedrock/amazon.titan-embed-text-v2:0"
+    assert "bedrock:InvokeModel" not in role_actions(template, "rag-documents-handler")
+    assert "ssm:GetParameter" not in role_actions(template, "rag-upload-handler")
+
+    _, template = synthesize(embeddingModelName="openai/text-embedding-3-small", openaiSecretId="rag/openai")
+    upload = role_actions(template, "rag-upload-handler")
+    assert "ssm:GetParameter" in upload and "secretsmanager:GetSecretValue" in upload
+    env = functions_by_name(template)["rag-upload-handler"][1]["Properties"]["Environment"]["Variables"]
+    assert env["OPENAI_API_KEY_PARAMETER"] == "/rag/openai-api-key" and env["OPENAI_API_KEY_SECRET_ID"] == "rag/openai"

@@ -146,14 +146,15 @@ class RagFunctions(Construct):
             environment = dict(common_env)
             if spec.needs_model:
                 environment["RAG_EMBEDDING_MODEL_DIR"] = model_dir
-            if spec.key == "query":
+            if spec.key == "query" or (spec.key == "upload" and settings.embedding_model_name.startswith("openai/")):
                 environment["OPENAI_API_KEY_PARAMETER"] = OPENAI_KEY_PARAMETER
+                if settings.openai_secret_id:
+                    environment["OPENAI_API_KEY_SECRET_ID"] = settings.openai_secret_id
+            if spec.key == "query":
                 # One attempt and one retry must fit API Gateway's wait, with retrieval and a cold start.
                 environment["LLM_TIMEOUT_SECONDS"] = str(llm_timeout_seconds(settings.api_integration_timeout_seconds))
                 if settings.llm_model:
                     environment["LLM_MODEL"] = settings.llm_model
-                if settings.openai_secret_id:
-                    environment["OPENAI_API_KEY_SECRET_ID"] = settings.openai_secret_id
             upload = spec.key == "upload"
             function = lambda_.Function(
                 self, f"{spec.key.capitalize()}Function",
@@ -195,16 +196,25 @@ class RagFunctions(Construct):
         table.grant_read_write_data(upload)
         # Query: reads the table and its LLM key; no S3 at all.
         table.grant_read_data(query)
-        query.add_to_role_policy(iam.PolicyStatement(
-            actions=["ssm:GetParameter"],
-            resources=[stack.format_arn(service="ssm", resource="parameter",
-                                        resource_name=OPENAI_KEY_PARAMETER.lstrip("/"))]))
-        if self.settings.openai_secret_id:
-            query.add_to_role_policy(iam.PolicyStatement(
-                actions=["secretsmanager:GetSecretValue"],
-                resources=[stack.format_arn(service="secretsmanager", resource="secret",
-                                            resource_name=f"{self.settings.openai_secret_id}-??????",
-                                            arn_format=_colon_arn())]))
+        embedding = self.settings.embedding_model_name
+        key_readers = [query] + ([upload] if embedding.startswith("openai/") else [])
+        for function in key_readers:
+            function.add_to_role_policy(iam.PolicyStatement(
+                actions=["ssm:GetParameter"],
+                resources=[stack.format_arn(service="ssm", resource="parameter",
+                                            resource_name=OPENAI_KEY_PARAMETER.lstrip("/"))]))
+            if self.settings.openai_secret_id:
+                function.add_to_role_policy(iam.PolicyStatement(
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=[stack.format_arn(service="secretsmanager", resource="secret",
+                                                resource_name=f"{self.settings.openai_secret_id}-??????",
+                                                arn_format=_colon_arn())]))
+        if embedding.startswith("bedrock/"):
+            # A hosted embedding model: both functions that embed may invoke exactly that model.
+            model_arn = f"arn:{stack.partition}:bedrock:{stack.region}::foundation-model/{embedding.split('/', 1)[1]}"
+            for function in (upload, query):
+                function.add_to_role_policy(iam.PolicyStatement(actions=["bedrock:InvokeModel"],
+                                                                resources=[model_arn]))
         if self.settings.llm_provider == "bedrock":
             query.add_to_role_policy(iam.PolicyStatement(
                 actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],

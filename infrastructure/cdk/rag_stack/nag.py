@@ -56,9 +56,11 @@ def acknowledge_stack_findings(stack) -> None:  # stack: RagServerlessStack
                     f"IAM5[Resource::arn:{partition}:bedrock:{region}:{account}:inference-profile/*]",
                     "The Bedrock inference profile is a runtime setting.")
     if settings.openai_secret_id:
-        acknowledge(functions["query"].role, f"IAM5[Resource::arn:{partition}:secretsmanager:{region}:"
-                    f"{account}:secret:{settings.openai_secret_id}-??????]",
-                    "Secrets Manager appends six random characters to a secret's ARN.")
+        readers = ["query"] + (["upload"] if settings.embedding_model_name.startswith("openai/") else [])
+        for key in readers:
+            acknowledge(functions[key].role, f"IAM5[Resource::arn:{partition}:secretsmanager:{region}:"
+                        f"{account}:secret:{settings.openai_secret_id}-??????]",
+                        "Secrets Manager appends six random characters to a secret's ARN.")
     if settings.tracing:
         for function in functions.values():
             acknowledge(function.role, "IAM5[Resource::*]", "X-Ray's PutTraceSegments has no resource-level permissions.")

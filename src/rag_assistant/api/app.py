@@ -18,7 +18,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..errors import ConfigurationError, DocumentNotFoundError, ModelMismatchError, RagError
+from ..errors import (
+    ConfigurationError,
+    DocumentNotFoundError,
+    EmbeddingServiceError,
+    ModelMismatchError,
+    RagError,
+)
 from ..ingestion.parsing import MEDIA_TYPES
 from ..models import IngestOutcome
 from ..service import RagService
@@ -40,7 +46,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Malformed request (invalid JSON, bad cursor)"},
     422: {"model": ErrorResponse, "description": "Invalid field values"},
 }
-_UPLOAD_STATUS = {"unsupported_file": 415, "file_too_large": 413}
+_UPLOAD_STATUS = {"unsupported_file": 415, "file_too_large": 413, "embedding_unavailable": 503}
 DOCUMENT_ID = Annotated[str, Path(min_length=1, max_length=200)]
 
 
@@ -236,7 +242,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RagError)
     async def _rag_error(request: Request, exc: RagError) -> JSONResponse:
-        if isinstance(exc, ConfigurationError | ModelMismatchError):
+        if isinstance(exc, ConfigurationError | ModelMismatchError | EmbeddingServiceError):
             log.error("configuration problem: %s", exc)
             return error_response(503, exc.code, str(exc))
         return error_response(400, exc.code, str(exc))

@@ -11,7 +11,13 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from ..api.errors import describe_validation_errors, error_body
-from ..errors import ConfigurationError, DocumentNotFoundError, ModelMismatchError, RagError
+from ..errors import (
+    ConfigurationError,
+    DocumentNotFoundError,
+    EmbeddingServiceError,
+    ModelMismatchError,
+    RagError,
+)
 
 log = logging.getLogger("rag_assistant.aws.api")
 
@@ -44,7 +50,7 @@ def create_resolver(origins: list[str]) -> APIGatewayRestResolver:
 
     @app.exception_handler(RagError)
     def _rag(exc: RagError) -> Response:
-        if isinstance(exc, ConfigurationError | ModelMismatchError):
+        if isinstance(exc, ConfigurationError | ModelMismatchError | EmbeddingServiceError):
             log.error("configuration problem: %s", exc)
             return error(503, exc.code, str(exc))
         return error(400, exc.code, str(exc))

@@ -19,24 +19,31 @@ def settings() -> Settings:
 
 @lru_cache(maxsize=1)
 def rag_service():
-    """The service for ingestion (the upload function): no answerer, no secrets read."""
+    """The service for ingestion (the upload function): reads the OpenAI key only when the
+    embedding model is OpenAI's."""
     from ..bootstrap import create_service
 
-    return create_service(settings())
+    return create_service(_with_key(settings(), for_answers=False))
 
 
 @lru_cache(maxsize=1)
 def answering_service():
-    """The service for questions (the query function), with the LLM key if one is stored."""
+    """The service for questions (the query function), with the OpenAI key if one is stored."""
     from ..bootstrap import create_service
+
+    return create_service(_with_key(settings(), for_answers=True))
+
+
+def _with_key(config: Settings, *, for_answers: bool) -> Settings:
     from .secrets import openai_api_key
 
-    config = settings()
-    if config.llm_provider == "openai":
+    needed = config.embedding_model_name.startswith("openai/") or (
+        for_answers and config.llm_provider == "openai")
+    if needed:
         key = openai_api_key(config)
         if key is not None:
-            config = config.model_copy(update={"openai_api_key": key})
-    return create_service(config)
+            return config.model_copy(update={"openai_api_key": key})
+    return config
 
 
 @lru_cache(maxsize=1)

@@ -21,19 +21,34 @@ def canonical_model_name(name: str) -> str:
     try:
         return _ALIASES[key]
     except KeyError:
-        known = ", ".join(sorted({MINILM, USE_MULTILINGUAL, "use-multilingual"}))
+        known = ", ".join(sorted({MINILM, USE_MULTILINGUAL, "use-multilingual"}) + [
+            "openai/text-embedding-3-small", "openai/text-embedding-3-large",
+            "bedrock/amazon.titan-embed-text-v2:0", "bedrock/cohere.embed-multilingual-v3"])
         raise ConfigurationError(
             f"unknown EMBEDDING_MODEL_NAME {name!r}; available: {known}"
         ) from None
 
 
 def create_embedder(
-    name: str, *, cache_dir: Path, batch_size: int = 32, threads: int = 0, model_dir: Path | None = None
+    name: str, *, cache_dir: Path, batch_size: int = 32, threads: int = 0, model_dir: Path | None = None,
+    openai_api_key: str | None = None, bedrock_region: str | None = None, timeout: float = 30.0,
+    max_retries: int = 2,
 ) -> Embedder:
     if name.startswith("test/hashing"):
         from .hashing import HashingEmbedder
 
         return HashingEmbedder()
+    provider, _, model = name.strip().partition("/")
+    if provider in ("openai", "bedrock") and model:
+        from .remote import BedrockEmbedder, OpenAIEmbedder, TokenCounter
+
+        tokenizer = (model_dir or minilm_model_dir()) / "tokenizer.json"
+        counter = TokenCounter(str(tokenizer))
+        if provider == "openai":
+            return OpenAIEmbedder(model, api_key=openai_api_key, base_url=None, timeout=timeout,
+                                  max_retries=max_retries, counter=counter)
+        return BedrockEmbedder(model, region=bedrock_region, timeout=timeout, max_retries=max_retries,
+                               counter=counter)
     canonical = canonical_model_name(name)
     if model_dir is not None:
         return _exported(model_dir, canonical, batch_size, threads)
