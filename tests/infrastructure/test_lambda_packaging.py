@@ -164,3 +164,14 @@ def test_packaged_handlers_ingest_answer_and_list_from_the_assets_alone(aws_envi
     assert listed["heavy"] == []  # without the embedding layer on its path at all
     documents = json.loads(listed["result"]["body"])["documents"]
     assert [d["file_name"] for d in documents] == ["NIST SSDF.pdf"]
+
+    # The bundled OpenAI SDK answers too (against the local wire-format server).
+    from openai_wire import Script, openai_wire_server
+
+    script = Script(reply="Protect the software from tampering [1].")
+    with openai_wire_server(script) as url:
+        llm_env = env | {"LLM_PROVIDER": "openai-compatible", "LLM_BASE_URL": url, "LLM_MODEL": "llama3.2"}
+        answered = _invoke_packaged("rag_assistant.aws.query_handler", query, full, llm_env)["result"]
+    body = json.loads(answered["body"])
+    assert (body["generator"], body["answer"], body["grounded"]) == (
+        "openai-compatible", "Protect the software from tampering [1].", True), body
