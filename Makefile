@@ -59,6 +59,7 @@ bench: install-test
 	$(BIN)/python bench/bench_retrieval.py
 	$(BIN)/python bench/bench_lambda_assets.py
 	$(BIN)/python bench/bench_answers.py
+	$(BIN)/python bench/bench_packaged_cold_start.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -36,7 +36,7 @@ def test_every_function_fits_lambdas_250_mb_and_the_documents_function_stays_sma
     documents = sizes["code"] + sizes["common"]
     embedding = sizes["code"] + sizes["common"] + sizes["ml"]  # upload and query functions
     assert embedding < packaging.LAMBDA_LIMIT_BYTES, f"{embedding / MIB:.1f} MiB"
-    assert embedding < 200 * MIB, "less than 50 MiB of headroom left: check what grew"
+    assert embedding < 225 * MIB, f"{embedding / MIB:.1f} MiB: less than 25 MiB of headroom left, check what grew"
     assert documents < 30 * MIB, f"{documents / MIB:.1f} MiB"
 
 
@@ -51,7 +51,11 @@ def test_bundles_hold_what_the_functions_import_for_the_lambda_platform(lambda_b
     everything = [p for bundle in lambda_bundles.values() for p in bundle.rglob("*")]
     names = {p.name for p in everything}
     # Not bundled: the runtime's boto3, torch, the hub client, onnxruntime's tooling, tests, caches.
-    assert not names & {"boto3", "botocore", "torch", "huggingface_hub", "sympy", "__pycache__", "tests"}
+    assert not names & {"boto3", "botocore", "torch", "huggingface_hub", "sympy", "tests"}
+    # Bytecode for the runtime's Python when an interpreter of that version is at hand.
+    pycs = [p.name for p in everything if p.suffix == ".pyc"]
+    compiler = packaging.bytecode_compiler(packaging.Target("3.12", "x86_64"))
+    assert bool(pycs) == bool(compiler) and all(".cpython-312." in n for n in pycs)
     assert not (ml / "onnxruntime" / "transformers").exists()
     extensions = [p.name for p in everything if p.suffix == ".so" and "cpython" in p.name]
     assert extensions and all("cpython-312-x86_64-linux-gnu" in n for n in extensions), extensions[:5]
@@ -129,12 +133,19 @@ def test_packaged_handlers_ingest_answer_and_list_from_the_assets_alone(aws_envi
     target = packaging.Target(f"{sys.version_info.major}.{sys.version_info.minor}", "x86_64")
     bundles = {kind: packaging.build_bundle(tmp_path / kind, pieces, target, layer=kind != "code")
                for kind, pieces in packaging.bundle_kinds(True).items()}
+    # With an interpreter of the target version at hand (here: this one), bundles ship bytecode
+    # that Lambda's read-only filesystem could not cache, and still fit the limit.
+    assert packaging.bytecode_compiler(target)
+    assert list((bundles["common"] / "python" / "pydantic").glob("__pycache__/*.cpython-311.pyc"))
+    total = sum(packaging.tree_bytes(b) for b in bundles.values())
+    assert total < packaging.LAMBDA_LIMIT_BYTES, f"{total / MIB:.1f} MiB with bytecode"
     runtime = _runtime_site(tmp_path)
     table, bucket = create_table(), create_bucket()
     env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")} | {
         "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VECTORSTORE_BACKEND": "dynamodb",
         "VECTORSTORE_TABLE_NAME": table, "BUCKET_NAME": bucket, "LLM_PROVIDER": "extractive",
         "LOG_LEVEL": "WARNING", "AWS_LAMBDA_FUNCTION_NAME": "rag-packaged", "RAG_CACHE_DIR": str(tmp_path / "cache"),
+        "PYTHONDONTWRITEBYTECODE": "1",  # read-only, as /var/task and /opt are
         "RAG_EMBEDDING_MODEL_DIR": str(bundles["ml"] / "model"), "POWERTOOLS_METRICS_NAMESPACE": "RagAssistant",
     }
     full = [bundles["code"], bundles["common"] / "python", bundles["ml"] / "python", runtime]

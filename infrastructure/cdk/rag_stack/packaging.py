@@ -17,6 +17,7 @@ compiled caches and onnxruntime's offline tooling are trimmed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -58,7 +59,7 @@ _PLATFORMS = {
     "x86_64": ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"),
     "arm64": ("manylinux_2_28_aarch64", "manylinux_2_17_aarch64", "manylinux2014_aarch64"),
 }
-_BUILD_VERSION = "1"  # bump when what this module writes changes
+_BUILD_VERSION = "2"  # bump when what this module writes changes
 
 
 @dataclass(frozen=True)
@@ -80,10 +81,34 @@ def bundle_kinds(shared_layer: bool) -> dict[str, tuple[str, ...]]:
     return {"documents": ("code", "common"), "full": ("code", "common", "ml", "model")}
 
 
+def bytecode_compiler(target: Target) -> str | None:
+    """An interpreter of the runtime's Python version, to ship bytecode: Lambda's /var/task
+    and /opt are read-only, so without it every cold start compiles the sources again
+    (≈ 1 s for the documents function; docs/BENCHMARKS.md)."""
+    version = target.python_version
+    candidates = [shutil.which(f"python{version}")]
+    candidates += sorted(str(p) for p in Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}"))
+    for candidate in filter(None, candidates):
+        if _reports_version(candidate, version):  # a pyenv shim may exist without the version
+            return candidate
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _reports_version(interpreter: str, version: str) -> bool:
+    try:
+        out = subprocess.run([interpreter, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, timeout=30)
+    except OSError:
+        return False
+    return out.returncode == 0 and out.stdout.strip() == version
+
+
 def input_hash(target: Target, pieces: tuple[str, ...]) -> str:
     """Changes whenever anything that goes into the bundle changes (CDK's asset hash)."""
     digest = hashlib.sha256()
-    for part in (_BUILD_VERSION, target.python_version, target.architecture, ",".join(pieces)):
+    compiled = "pyc" if bytecode_compiler(target) else "no-pyc"
+    for part in (_BUILD_VERSION, target.python_version, target.architecture, ",".join(pieces), compiled):
         digest.update(part.encode() + b"\0")
     files = [CONSTRAINTS, MODEL_REQUIREMENTS, Path(__file__)]
     if "code" in pieces or "model" in pieces:
@@ -107,6 +132,7 @@ def build_bundle(out_dir: Path, pieces: tuple[str, ...], target: Target, *, laye
             site = scratch / "python" if layer else scratch
             for piece in pieces:
                 _build_piece(piece, scratch, site, target)
+            precompile(site, target)
             scratch.rename(cached)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -149,6 +175,20 @@ def trim(site: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
         elif path.suffix == ".pyc":
             path.unlink(missing_ok=True)
+
+
+def precompile(site: Path, target: Target) -> bool:
+    interpreter = bytecode_compiler(target)
+    if interpreter is None or not site.is_dir():
+        if interpreter is None:
+            print(f"note: python{target.python_version} not found, so the Lambda bundles carry no bytecode "
+                  "and cold starts compile the sources (about 1 s more); install it to ship .pyc files",
+                  file=sys.stderr)
+        return False
+    # unchecked-hash: the runtime trusts the .pyc without comparing it to the source's mtime,
+    # which zipping and unzipping do not preserve.
+    _run([interpreter, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(site)])
+    return True
 
 
 def export_model(out_dir: Path) -> None:
