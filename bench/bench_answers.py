@@ -36,7 +36,7 @@ from rag_assistant.evaluation.beir import read_corpus, read_queries  # noqa: E40
 from rag_assistant.evaluation.runner import index_corpus  # noqa: E402
 from report import write_section  # noqa: E402
 
-THRESHOLDS = (0.25, 0.30, 0.35, 0.40, 0.45)
+THRESHOLDS = (0.30, 0.35, 0.40, 0.45, 0.50, 0.55)
 SAMPLE = 500
 UNANSWERABLE = 200
 

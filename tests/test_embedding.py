@@ -50,7 +50,7 @@ def test_minilm_is_an_embedder(minilm) -> None:
 def test_model_names_resolve_and_unknown_names_fail_clearly(tmp_path) -> None:
     assert canonical_model_name("all-MiniLM-L6-v2") == "sentence-transformers/all-MiniLM-L6-v2"
     with pytest.raises(ConfigurationError, match="unknown EMBEDDING_MODEL_NAME"):
-        create_embedder("openai/text-embedding-3-small", cache_dir=tmp_path)
+        create_embedder("acme/embedder-9000", cache_dir=tmp_path)
 
 
 def test_the_runtime_never_imports_torch(minilm) -> None:

@@ -198,7 +198,9 @@ def test_no_sources_means_no_call() -> None:
     assert not answer.answered and script.requests == []
 
 
-def test_usage_and_estimated_cost_are_logged_without_the_question(caplog) -> None:
+def test_usage_and_estimated_cost_are_logged_without_the_question(caplog, monkeypatch) -> None:
+    # The CLI's logging setup (other tests run it) stops propagation at "rag_assistant".
+    monkeypatch.setattr(logging.getLogger("rag_assistant"), "propagate", True)
     script = Script(usage=(1_000_000, 1_000_000))
     with caplog.at_level(logging.INFO, logger="rag_assistant.answering.llm"), openai_wire_server(script) as url:
         answer = answerer(url).generate("a private question about salaries", HITS)
