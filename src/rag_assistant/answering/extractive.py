@@ -39,7 +39,7 @@ class ExtractiveAnswerer:
         self,
         embedder: Embedder,
         *,
-        min_relevance: float = 0.35,
+        min_relevance: float = 0.40,
         max_sentences: int = 3,
         max_sources: int = 5,
         max_chars: int = 900,
