@@ -4,7 +4,7 @@ on those answerable questions, and on 200 SciFact claims whose answers are not i
 corpus at all. Swept over the relevance gate (RAG_MIN_RELEVANCE). Writes its section of
 docs/BENCHMARKS.md.
 
-    .venv/bin/python bench/bench_answers.py
+    .venv/bin/python bench/bench_answers.py [--korean-only]
 
 Containment compares SQuAD-normalised text (lower case, no punctuation or articles). It is a
 lenient measure for a quoting answerer (a 3-sentence quote that contains the span counts),
@@ -47,7 +47,34 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+def korean(thresholds: tuple[float, ...]) -> None:
+    """tests/fixtures/korean: 24 answerable Korean questions over 10 Korean/English documents."""
+    import tempfile
+
+    fixture = REPO / "tests" / "fixtures" / "korean"
+    with tempfile.TemporaryDirectory() as tmp:
+        service = create_service(Settings(RAG_DATA_DIR=tmp, LLM_PROVIDER="extractive"))
+        index_corpus(service, read_corpus(fixture / "corpus.jsonl"))
+        queries = read_queries(fixture / "queries.jsonl")
+        hits = {q: service.search(text) for q, text in queries.items()}
+        row = []
+        for threshold in thresholds:
+            answerer = ExtractiveAnswerer(service.embedder, min_relevance=threshold)
+            answered = sum(answerer.generate(queries[q], hits[q]).answered for q in queries)
+            row.append(f"{answered}/{len(queries)}")
+        service.store.close()
+    lines = ["### Korean test set (tests/fixtures/korean, every question answerable)", "",
+             "Command: `.venv/bin/python bench/bench_answers.py --korean-only`", "",
+             "| RAG_MIN_RELEVANCE | " + " | ".join(f"{t:.2f}" for t in thresholds) + " |",
+             "|---|" + "---:|" * len(thresholds), "| answered | " + " | ".join(row) + " |"]
+    write_section("bench_answers_korean", lines)
+    print("\n".join(lines))
+
+
 def main() -> None:
+    korean(THRESHOLDS)
+    if "--korean-only" in sys.argv:
+        return
     base = SHARED / "data" / "squad-v1.1"
     with gzip.open(base / "queries.jsonl.gz", "rt", encoding="utf-8") as handle:
         rows = [json.loads(line) for line in handle]
