@@ -277,6 +277,7 @@ def test_explicit_openai_without_a_key_answers_extractively_with_a_notice(tmp_pa
     service.ingest_bytes("upload:///a.txt", "a.txt", b"The backup runs every night at two o'clock.")
     answer = service.ask("When does the backup run?")
     assert answer.generator == "extractive" and "no OpenAI API key" in (answer.notice or "")
+    assert service.answerer.name == "extractive"  # what /rag/config reports
     service.store.close()
     # Unset, LLM_PROVIDER defaults to openai: without a key that is the offline default, no notice.
     monkeypatch.delenv("LLM_PROVIDER", raising=False)
