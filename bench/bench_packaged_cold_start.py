@@ -24,13 +24,12 @@ REPO = Path(__file__).resolve().parents[1]
 for extra in ("tests", "bench", "src", "infrastructure/cdk"):
     sys.path.insert(0, str(REPO / extra))
 
-from aws_services import aws_settings, running_dynamodb_local, running_moto_server  # noqa: E402
+from aws_services import aws_settings, lambda_runtime_site, running_dynamodb_local, running_moto_server  # noqa: E402
 from bench_aws import COLD, PDF  # noqa: E402
 from rag_stack import packaging  # noqa: E402
 from report import write_section  # noqa: E402
 
 RUNS = 5
-RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six.py")
 
 
 def run(code: str, event: dict, env: dict[str, str], packaged_paths: list[Path] | None) -> dict:
@@ -57,11 +56,7 @@ def main() -> None:
         target = packaging.Target(f"{sys.version_info.major}.{sys.version_info.minor}", "x86_64")
         bundles = {kind: packaging.build_bundle(root / kind, pieces, target, layer=kind != "code")
                    for kind, pieces in packaging.bundle_kinds(True).items()}
-        runtime_site = root / "lambda-runtime"
-        runtime_site.mkdir()
-        site_packages = Path(boto3.__file__).resolve().parents[1]
-        for name in RUNTIME_PACKAGES:
-            (runtime_site / name).symlink_to(site_packages / name)
+        runtime_site = lambda_runtime_site(root / "lambda-runtime")
         full = [bundles["code"], bundles["common"] / "python", bundles["ml"] / "python", runtime_site]
         small = [bundles["code"], bundles["common"] / "python", runtime_site]
 

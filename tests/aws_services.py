@@ -154,3 +154,18 @@ def create_bucket(name: str | None = None) -> str:
         Bucket=name, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"}
     )
     return name
+
+
+#: What Lambda's Python runtime already has: the handlers get boto3 from there, not from the bundles.
+LAMBDA_RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six.py")
+
+
+def lambda_runtime_site(folder: Path) -> Path:
+    """A folder holding (links to) the Lambda runtime's own packages, for packaged-handler runs."""
+    import boto3
+
+    site_packages = Path(boto3.__file__).resolve().parents[1]
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in LAMBDA_RUNTIME_PACKAGES:
+        (folder / name).symlink_to(site_packages / name)
+    return folder

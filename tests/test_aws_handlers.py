@@ -81,6 +81,16 @@ def lambda_env(aws_environment, monkeypatch, model_cache, tmp_path):
     _reset_handlers()
 
 
+@pytest.fixture()
+def openai_key_in_ssm(lambda_env):
+    """The SecureString the functions read the OpenAI key from; removed afterwards."""
+    secret = "sk-test-0123456789abcdef-not-real"
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name="/rag/openai-api-key", Value=secret, Type="SecureString", Overwrite=True)
+    yield secret
+    ssm.delete_parameter(Name="/rag/openai-api-key")
+
+
 def _reset_handlers() -> None:
     from rag_assistant.aws import documents_handler, query_handler
 
@@ -249,13 +259,12 @@ def test_a_late_removal_does_not_undo_a_newer_upload(lambda_env) -> None:
     assert invoke_api("documents", api_event("GET", "/rag/documents"))[1]["documents"][0]["status"] == "ready"
 
 
-def test_openai_key_comes_from_ssm_and_never_reaches_the_logs(lambda_env, monkeypatch, caplog) -> None:
+def test_openai_key_comes_from_ssm_and_never_reaches_the_logs(openai_key_in_ssm, monkeypatch, caplog) -> None:
     import rag_assistant.aws.observability  # noqa: F401 - what loading any handler does
     from rag_assistant.aws import runtime
     from rag_assistant.aws.secrets import openai_api_key
 
-    secret = "sk-test-0123456789abcdef-not-real"
-    boto3.client("ssm").put_parameter(Name="/rag/openai-api-key", Value=secret, Type="SecureString", Overwrite=True)
+    secret = openai_key_in_ssm
     monkeypatch.setenv("LLM_PROVIDER", "openai")
     runtime.reset()
     with caplog.at_level(logging.DEBUG):
@@ -264,7 +273,6 @@ def test_openai_key_comes_from_ssm_and_never_reaches_the_logs(lambda_env, monkey
     assert key is not None and key.get_secret_value() == secret
     assert service.settings.openai_api_key.get_secret_value() == secret
     assert secret not in caplog.text and secret not in repr(service.settings)
-    boto3.client("ssm").delete_parameter(Name="/rag/openai-api-key")
 
 
 def test_documents_function_does_not_import_the_embedding_stack() -> None:
@@ -337,53 +345,43 @@ def test_a_lifecycle_expiration_removes_the_document(lambda_env) -> None:
     assert _chunk_items(lambda_env["table"]) == []
 
 
-def test_query_function_answers_with_openai_using_the_key_from_ssm(lambda_env, monkeypatch) -> None:
+def test_query_function_answers_with_openai_using_the_key_from_ssm(lambda_env, openai_key_in_ssm, monkeypatch) -> None:
     """Protocol test: the official SDK against tests/openai_wire.py, the key read from SSM."""
     from openai_wire import Script, openai_wire_server
     from rag_assistant.aws import runtime
 
-    secret = "sk-test-from-ssm-not-real"
-    boto3.client("ssm").put_parameter(Name="/rag/openai-api-key", Value=secret, Type="SecureString", Overwrite=True)
     s3, bucket = lambda_env["s3"], lambda_env["bucket"]
     s3.put_object(Bucket=bucket, Key="runbook.md", Body=b"# Rollback\nTo roll back, redeploy the previous version.")
     invoke_upload(s3_event("created", bucket, "runbook.md"))
     script = Script(reply="Redeploy the previous version [1].")
-    try:
-        with openai_wire_server(script) as url:
-            monkeypatch.setenv("LLM_PROVIDER", "openai")
-            monkeypatch.setenv("OPENAI_BASE_URL", url)
-            runtime.reset()
-            _reset_handlers()
-            status, body, _ = invoke_api("query", api_event("POST", "/rag/query", {"question": "How do I roll back?"}))
-    finally:
-        boto3.client("ssm").delete_parameter(Name="/rag/openai-api-key")
+    with openai_wire_server(script) as url:
+        monkeypatch.setenv("LLM_PROVIDER", "openai")
+        monkeypatch.setenv("OPENAI_BASE_URL", url)
+        runtime.reset()
+        _reset_handlers()
+        status, body, _ = invoke_api("query", api_event("POST", "/rag/query", {"question": "How do I roll back?"}))
     assert status == 200, body
     assert (body["generator"], body["answer"], body["grounded"]) == ("openai", "Redeploy the previous version [1].", True)
     assert body["sources"][0]["cited"] is True and body["usage"]["output_tokens"] == 12
-    assert script.headers[0]["authorization"] == f"Bearer {secret}"
+    assert script.headers[0]["authorization"] == f"Bearer {openai_key_in_ssm}"
 
 
-def test_functions_embed_with_openai_using_the_key_from_ssm(lambda_env, monkeypatch) -> None:
+def test_functions_embed_with_openai_using_the_key_from_ssm(lambda_env, openai_key_in_ssm, monkeypatch) -> None:
     """Protocol test: EMBEDDING_MODEL_NAME=openai/...: the upload function reads the key too."""
     from openai_wire import Script, openai_wire_server
     from rag_assistant.aws import runtime
 
-    secret = "sk-test-embeddings-from-ssm"
-    boto3.client("ssm").put_parameter(Name="/rag/openai-api-key", Value=secret, Type="SecureString", Overwrite=True)
     s3, bucket = lambda_env["s3"], lambda_env["bucket"]
     s3.put_object(Bucket=bucket, Key="backup.md", Body=b"# Backups\nThe nightly backup runs at two o'clock.")
     s3.put_object(Bucket=bucket, Key="bread.md", Body=b"# Bread\nFlour, water, salt and yeast.")
     script = Script()
-    try:
-        with openai_wire_server(script) as url:
-            monkeypatch.setenv("EMBEDDING_MODEL_NAME", "openai/text-embedding-3-small")
-            monkeypatch.setenv("OPENAI_BASE_URL", url)
-            runtime.reset()
-            _reset_handlers()
-            assert invoke_upload(s3_event("created", bucket, "backup.md", "bread.md"))["indexed"] == 2
-            status, body, _ = invoke_api("query", api_event("POST", "/rag/query", {"question": "When does the nightly backup run?"}))
-    finally:
-        boto3.client("ssm").delete_parameter(Name="/rag/openai-api-key")
+    with openai_wire_server(script) as url:
+        monkeypatch.setenv("EMBEDDING_MODEL_NAME", "openai/text-embedding-3-small")
+        monkeypatch.setenv("OPENAI_BASE_URL", url)
+        runtime.reset()
+        _reset_handlers()
+        assert invoke_upload(s3_event("created", bucket, "backup.md", "bread.md"))["indexed"] == 2
+        status, body, _ = invoke_api("query", api_event("POST", "/rag/query", {"question": "When does the nightly backup run?"}))
     assert status == 200 and body["sources"][0]["file_name"] == "backup.md", body
-    assert all(h["authorization"] == f"Bearer {secret}" for h in script.headers)
+    assert all(h["authorization"] == f"Bearer {openai_key_in_ssm}" for h in script.headers)
     assert {r["model"] for r in script.requests} == {"text-embedding-3-small"}

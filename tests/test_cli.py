@@ -168,3 +168,13 @@ def test_ask_streams_an_llm_answer_then_its_sources(tmp_path: Path, model_cache:
     assert result.stdout.startswith("Redeploy the previous version [1].\n")
     assert "Sources:" in result.stdout and "[1] runbook.md" in result.stdout
     assert script.requests[0]["stream"] is True
+
+
+def test_export_model_writes_a_loadable_int8_folder_and_refuses_an_unwritable_place(rag, tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    assert "(int8) written to" in rag("export-model", str(out)).stdout
+    assert json.loads((out / "model.json").read_text())["quantization"] == "int8"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    failed = rag("export-model", str(blocker / "model"), expect=1)
+    assert "cannot write the model to" in failed.stderr and "Traceback" not in failed.output

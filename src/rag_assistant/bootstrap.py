@@ -49,9 +49,8 @@ def create_answerer(settings: Settings, embedder: Embedder) -> AnswerGenerator:
             log.info("no OpenAI API key: answering extractively (the offline default)")
             return extractive
         log.warning("LLM_PROVIDER=%s is not usable (%s); answering extractively", provider, exc)
-        answerer = LlmAnswerer(_Unavailable(provider, exc), extractive, price_override=settings.llm_price_per_mtok)
-        answerer.name = "extractive"  # what actually answers (/rag/config); each answer carries the notice
-        return answerer
+        # Named for what actually answers (/rag/config); each answer carries the notice.
+        return LlmAnswerer(_Unavailable(provider, exc), extractive, name=extractive.name)
     return LlmAnswerer(chat, extractive, price_override=settings.llm_price_per_mtok)
 
 

@@ -237,7 +237,10 @@ def export_model(out_dir: Path, fp32: bool) -> None:
     """Write the embedding model as a ready-to-run folder (for RAG_EMBEDDING_MODEL_DIR)."""
     from .embedding.export import export_minilm
 
-    exported = export_minilm(out_dir, quantize=not fp32)
+    try:
+        exported = export_minilm(out_dir, quantize=not fp32)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the model to {out_dir}: {exc.strerror or exc}") from None
     click.echo(f"{exported.name} ({exported.quantization}) written to {out_dir}")
 
 

@@ -18,8 +18,6 @@ from rag_stack import packaging  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
-#: What Lambda's Python runtime already has: the handlers get boto3 from there, not from us.
-RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six.py")
 
 
 @pytest.fixture(scope="module")
@@ -83,18 +81,6 @@ def test_int8_model_agrees_with_sentence_transformers(lambda_bundles) -> None:
     assert cosines.min() > 0.97, cosines
 
 
-def _runtime_site(tmp_path: Path) -> Path:
-    """A folder with the Lambda runtime's own packages (boto3 and its dependencies)."""
-    import boto3
-
-    site_packages = Path(boto3.__file__).resolve().parents[1]
-    runtime = tmp_path / "lambda-runtime"
-    runtime.mkdir()
-    for name in RUNTIME_PACKAGES:
-        (runtime / name).symlink_to(site_packages / name)
-    return runtime
-
-
 _DRIVER = r"""
 import json, sys
 sys.path[:0] = json.loads(sys.argv[1])
@@ -127,7 +113,7 @@ def test_packaged_handlers_ingest_answer_and_list_from_the_assets_alone(aws_envi
     """Built for this machine's Python (3.11) by the same code that builds the 3.12 deployment."""
     import boto3
 
-    from aws_services import create_bucket, create_table
+    from aws_services import create_bucket, create_table, lambda_runtime_site
     from conftest import SSDF_PDF
 
     target = packaging.Target(f"{sys.version_info.major}.{sys.version_info.minor}", "x86_64")
@@ -139,7 +125,7 @@ def test_packaged_handlers_ingest_answer_and_list_from_the_assets_alone(aws_envi
     assert list((bundles["common"] / "python" / "pydantic").glob("__pycache__/*.cpython-311.pyc"))
     total = sum(packaging.tree_bytes(b) for b in bundles.values())
     assert total < packaging.LAMBDA_LIMIT_BYTES, f"{total / MIB:.1f} MiB with bytecode"
-    runtime = _runtime_site(tmp_path)
+    runtime = lambda_runtime_site(tmp_path / "lambda-runtime")
     table, bucket = create_table(), create_bucket()
     env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")} | {
         "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VECTORSTORE_BACKEND": "dynamodb",

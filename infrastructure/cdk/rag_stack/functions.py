@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jsii
-from aws_cdk import AssetHashType, BundlingOptions, Duration, ILocalBundling, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, AssetHashType, BundlingOptions, Duration, ILocalBundling, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -208,7 +208,7 @@ class RagFunctions(Construct):
                     actions=["secretsmanager:GetSecretValue"],
                     resources=[stack.format_arn(service="secretsmanager", resource="secret",
                                                 resource_name=f"{self.settings.openai_secret_id}-??????",
-                                                arn_format=_colon_arn())]))
+                                                arn_format=ArnFormat.COLON_RESOURCE_NAME)]))
         if embedding.startswith("bedrock/"):
             # A hosted embedding model: both functions that embed may invoke exactly that model.
             model_arn = f"arn:{stack.partition}:bedrock:{stack.region}::foundation-model/{embedding.split('/', 1)[1]}"
@@ -241,9 +241,3 @@ class RagFunctions(Construct):
 def llm_timeout_seconds(integration_timeout_seconds: int) -> int:
     """Per LLM attempt: (API Gateway's wait - 5 s for retrieval and a cold start) / 2 attempts."""
     return max(3, (integration_timeout_seconds - 5) // 2)
-
-
-def _colon_arn():
-    from aws_cdk import ArnFormat
-
-    return ArnFormat.COLON_RESOURCE_NAME

@@ -22,8 +22,9 @@ log = logging.getLogger("rag_assistant.answering.llm")
 
 
 class LlmAnswerer:
-    def __init__(self, chat: ChatModel, fallback: AnswerGenerator, *, price_override: str | None = None) -> None:
-        self.name = chat.provider
+    def __init__(self, chat: ChatModel, fallback: AnswerGenerator, *, price_override: str | None = None,
+                 name: str | None = None) -> None:
+        self.name = name or chat.provider
         self.chat = chat
         self._fallback = fallback
         self._price_override = price_override
