@@ -31,8 +31,7 @@ sys.path.insert(0, str(REPO / "src"))
 from aws_services import aws_settings, running_dynamodb_local, running_moto_server  # noqa: E402
 from report import write_section  # noqa: E402
 
-SHARED = Path(os.environ.get("RAG_SHARED_DIR", REPO.parent / "shared"))
-PDF = SHARED / "data" / "pdfs" / "NIST.SP.800-207-ZeroTrustArchitecture.pdf"
+PDF = REPO / "tests" / "fixtures" / "pdfs" / "NIST.SP.800-207-ZeroTrustArchitecture.pdf"
 
 COLD = r"""
 import json, sys, time

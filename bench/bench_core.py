@@ -21,8 +21,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("RAG_SHARED_DIR", REPO.parent / "shared"))
-PDFS = sorted((SHARED / "data" / "pdfs").glob("*.pdf"))
+PDFS = sorted((REPO / "tests" / "fixtures" / "pdfs").glob("*.pdf"))
 RAG = str(Path(sys.executable).with_name("rag"))
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "bench"))

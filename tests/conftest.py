@@ -10,18 +10,11 @@ from rag_assistant.config import Settings
 pytest_plugins = ["aws_services"]
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("RAG_SHARED_DIR", REPO.parent / "shared"))
-PDF_DIR = SHARED / "data" / "pdfs"
+FIXTURES = Path(__file__).parent / "fixtures"
+# Public-domain NIST publications, kept in the repository (tests/fixtures/pdfs/SOURCES.md).
+PDF_DIR = FIXTURES / "pdfs"
 ZERO_TRUST_PDF = PDF_DIR / "NIST.SP.800-207-ZeroTrustArchitecture.pdf"
 SSDF_PDF = PDF_DIR / "NIST.SP.800-218.pdf"
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    if not ZERO_TRUST_PDF.exists():
-        raise pytest.UsageError(
-            f"the NIST PDFs are missing at {PDF_DIR}; set RAG_SHARED_DIR to the shared/ folder"
-        )
 
 
 @pytest.fixture(scope="session")
