@@ -32,6 +32,7 @@ SHARED = Path(os.environ.get("RAG_SHARED_DIR", REPO.parent / "shared"))
 from rag_assistant.answering.extractive import ExtractiveAnswerer  # noqa: E402
 from rag_assistant.bootstrap import create_service  # noqa: E402
 from rag_assistant.config import Settings  # noqa: E402
+from rag_assistant.embedding.registry import create_embedder  # noqa: E402
 from rag_assistant.evaluation.beir import read_corpus, read_queries  # noqa: E402
 from rag_assistant.evaluation.runner import index_corpus  # noqa: E402
 from report import write_section  # noqa: E402
@@ -53,16 +54,18 @@ def korean(thresholds: tuple[float, ...]) -> None:
 
     fixture = REPO / "tests" / "fixtures" / "korean"
     with tempfile.TemporaryDirectory() as tmp:
-        service = create_service(Settings(RAG_DATA_DIR=tmp, LLM_PROVIDER="extractive"))
+        settings = Settings(RAG_DATA_DIR=tmp, LLM_PROVIDER="extractive")
+        embedder = create_embedder(settings.embedding_model_name, cache_dir=settings.cache_dir)
+        service = create_service(settings, embedder=embedder)
         index_corpus(service, read_corpus(fixture / "corpus.jsonl"))
         queries = read_queries(fixture / "queries.jsonl")
         hits = {q: service.search(text) for q, text in queries.items()}
         row = []
         for threshold in thresholds:
-            answerer = ExtractiveAnswerer(service.embedder, min_relevance=threshold)
+            answerer = ExtractiveAnswerer(embedder, min_relevance=threshold)
             answered = sum(answerer.generate(queries[q], hits[q]).answered for q in queries)
             row.append(f"{answered}/{len(queries)}")
-        service.store.close()
+        service.close()
     lines = ["### Korean test set (tests/fixtures/korean, every question answerable)", "",
              "Command: `.venv/bin/python bench/bench_answers.py --korean-only`", "",
              "| RAG_MIN_RELEVANCE | " + " | ".join(f"{t:.2f}" for t in thresholds) + " |",
@@ -82,9 +85,11 @@ def main() -> None:
     claims = read_queries(SHARED / "data" / "scifact" / "queries.train.jsonl")
     off_topic = random.Random(0).sample(sorted(claims.values()), UNANSWERABLE)
 
-    service = create_service(Settings(RAG_DATA_DIR=REPO / ".cache" / "bench-squad", LLM_PROVIDER="extractive"))
+    settings = Settings(RAG_DATA_DIR=REPO / ".cache" / "bench-squad", LLM_PROVIDER="extractive")
+    embedder = create_embedder(settings.embedding_model_name, cache_dir=settings.cache_dir)
+    service = create_service(settings, embedder=embedder)
     index_corpus(service, read_corpus(base / "corpus.jsonl.gz"))
-    answerers = {t: ExtractiveAnswerer(service.embedder, min_relevance=t) for t in THRESHOLDS}
+    answerers = {t: ExtractiveAnswerer(embedder, min_relevance=t) for t in THRESHOLDS}
 
     stats = {t: {"answered": 0, "contains": 0, "contains_answered": 0, "off_answered": 0} for t in THRESHOLDS}
     in_sources = 0
@@ -95,7 +100,7 @@ def main() -> None:
         hits = service.search(row["text"])
         for threshold, answerer in answerers.items():
             answer = answerer.generate(row["text"], hits)
-            if threshold == service.settings.min_relevance:
+            if threshold == settings.min_relevance:
                 latencies.append((time.perf_counter() - started) * 1000)
             if answer.answered:
                 stats[threshold]["answered"] += 1
@@ -107,7 +112,7 @@ def main() -> None:
         for threshold, answerer in answerers.items():
             stats[threshold]["off_answered"] += answerer.generate(claim, hits).answered
 
-    default = service.settings.min_relevance
+    default = settings.min_relevance
     lines = [
         "## Extractive answers (SQuAD v1.1, 500 questions; 200 off-topic SciFact claims)", "",
         "Command: `.venv/bin/python bench/bench_answers.py` (sample: `random.Random(0)`; top 5 sources, hybrid retrieval)", "",

@@ -132,7 +132,7 @@ def main() -> None:
             started = time.perf_counter()
             service.search(questions[i % 5], 5)
             retrieval.append((time.perf_counter() - started) * 1000)
-        chunks_cached = service.store.count_chunks()
+        chunks_cached = service.count_chunks()
 
     lines = [
         "## AWS runtime (Lambda handlers on DynamoDB Local + moto)",

@@ -38,14 +38,14 @@ def main() -> None:
             started = time.perf_counter()
             index_corpus(service, corpus)
             indexing = time.perf_counter() - started
-            chunks = service.store.count_chunks()
+            chunks = service.count_chunks()
             scores = {}
             for mode in ("hybrid", "dense"):
                 run, _ = run_queries(service, corpus, queries, 100, mode)
                 scores[mode] = score_run(run, qrels)[0]
             rows.append(f"| {name} | {size} / {overlap} | {chunks:,} | {scores['hybrid']:.4f} | {scores['dense']:.4f} |")
             print(rows[-1], f"(indexed in {indexing:.0f} s)", flush=True)
-            service.store.close()
+            service.close()
     write_section("bench_chunking", [
         "## Chunk size and overlap (tokens of the embedding model)",
         "",

@@ -87,7 +87,7 @@ def nist_chunks(embedder) -> list[Chunk]:
 
 
 def bench_embedding(embedder, chunks: list[Chunk], repeat: int) -> list[str]:
-    from rag_assistant.textutil import split_sentences
+    from rag_assistant.text.sentences import split_sentences
 
     sections = []
     chunk_texts = [c.embedding_text() for c in chunks]

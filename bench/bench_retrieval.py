@@ -25,6 +25,7 @@ SHARED = Path(os.environ.get("RAG_SHARED_DIR", REPO.parent / "shared"))
 
 from rag_assistant.bootstrap import create_service  # noqa: E402
 from rag_assistant.config import Settings  # noqa: E402
+from rag_assistant.embedding.registry import create_embedder  # noqa: E402
 from rag_assistant.evaluation.beir import read_corpus, read_qrels, read_queries  # noqa: E402
 from rag_assistant.evaluation.runner import index_corpus, run_queries, score_run  # noqa: E402
 from report import write_section  # noqa: E402
@@ -49,7 +50,8 @@ def evaluate(name: str, sweep: bool, weights: tuple[float, ...] = ()) -> list[tu
     corpus, queries, qrels = dataset(name)
     queries = {q: t for q, t in queries.items() if q in qrels}
     settings = Settings(RAG_DATA_DIR=REPO / ".cache" / f"bench-{name}", LLM_PROVIDER="extractive")
-    service = create_service(settings)
+    embedder = create_embedder(settings.embedding_model_name, cache_dir=settings.cache_dir)
+    service = create_service(settings, embedder=embedder)
     started = time.perf_counter()
     indexed, unchanged, failed = index_corpus(service, corpus)
     print(f"{name}: {len(corpus)} docs ({indexed} indexed, {unchanged} unchanged, {len(failed)} failed) "
@@ -57,16 +59,17 @@ def evaluate(name: str, sweep: bool, weights: tuple[float, ...] = ()) -> list[tu
     configs: list[tuple[str, str, float]] = [("BM25 (keyword alone)", "keyword", 0.0),
                                              ("MiniLM (dense alone)", "dense", 0.0),
                                              ("RRF, k=60 (plain)", "rrf", 0.0)]
-    weights = WEIGHTS if sweep else (weights or (service.retriever.dense_weight,))
+    weights = WEIGHTS if sweep else (weights or (settings.hybrid_dense_weight,))
     configs += [(f"hybrid, dense weight {w}", "hybrid", w) for w in weights]
     rows = []
     for label, mode, weight in configs:
-        service.retriever.dense_weight = weight or service.retriever.dense_weight
-        run, latencies = run_queries(service, corpus, queries, 100, mode)
+        weighted = settings.model_copy(update={"hybrid_dense_weight": weight or settings.hybrid_dense_weight})
+        with create_service(weighted, embedder=embedder) as searcher:
+            run, latencies = run_queries(searcher, corpus, queries, 100, mode)
         ndcg, recall, mrr, _ = score_run(run, qrels)
         rows.append((label, ndcg, recall, mrr, statistics.median(latencies)))
         print(f"  {label:<32} nDCG@10 {ndcg:.4f}  R@100 {recall:.4f}  MRR@10 {mrr:.4f}  p50 {statistics.median(latencies):.1f} ms", flush=True)
-    service.store.close()
+    service.close()
     return rows
 
 

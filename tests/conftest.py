@@ -11,7 +11,7 @@ pytest_plugins = ["aws_services"]
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
-# Public-domain NIST publications, kept in the repository (tests/fixtures/pdfs/SOURCES.md).
+# Public-domain NIST publications, kept in the repository (tests/fixtures/SOURCES.md).
 PDF_DIR = FIXTURES / "pdfs"
 ZERO_TRUST_PDF = PDF_DIR / "NIST.SP.800-207-ZeroTrustArchitecture.pdf"
 SSDF_PDF = PDF_DIR / "NIST.SP.800-218.pdf"
@@ -39,14 +39,19 @@ def settings(tmp_path: Path, model_cache: Path) -> Settings:
 
 
 @pytest.fixture()
-def hashing_service(settings: Settings):
-    """Service on the deterministic hashing embedder: fast lifecycle tests, no model."""
-    from rag_assistant.bootstrap import create_service
+def hashing_embedder():
     from rag_assistant.embedding.hashing import HashingEmbedder
 
-    service = create_service(settings, embedder=HashingEmbedder())
-    yield service
-    service.store.close()
+    return HashingEmbedder()
+
+
+@pytest.fixture()
+def hashing_service(settings: Settings, hashing_embedder):
+    """Service on the deterministic hashing embedder: fast lifecycle tests, no model."""
+    from rag_assistant.bootstrap import create_service
+
+    with create_service(settings, embedder=hashing_embedder) as service:
+        yield service
 
 
 @pytest.fixture(scope="session")
@@ -61,4 +66,4 @@ def nist_service(tmp_path_factory: pytest.TempPathFactory, minilm):
     results = [service.ingest_path(p) for p in (ZERO_TRUST_PDF, SSDF_PDF)]
     assert all(r.outcome == "indexed" for r in results), results
     yield service
-    service.store.close()
+    service.close()

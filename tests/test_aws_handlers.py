@@ -269,10 +269,11 @@ def test_openai_key_comes_from_ssm_and_never_reaches_the_logs(openai_key_in_ssm,
     runtime.reset()
     with caplog.at_level(logging.DEBUG):
         key = openai_api_key(runtime.settings())
-        service = runtime.answering_service()
+        runtime.answering_service()
+        used = runtime.answering_settings()
     assert key is not None and key.get_secret_value() == secret
-    assert service.settings.openai_api_key.get_secret_value() == secret
-    assert secret not in caplog.text and secret not in repr(service.settings)
+    assert used.openai_api_key.get_secret_value() == secret
+    assert secret not in caplog.text and secret not in repr(used)
 
 
 def test_documents_function_does_not_import_the_embedding_stack() -> None:

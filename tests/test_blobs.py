@@ -8,6 +8,7 @@ from aws_services import create_bucket
 from rag_assistant.blobs.base import BlobNotFoundError, BlobStore
 from rag_assistant.blobs.local import LocalBlobStore
 from rag_assistant.blobs.s3 import S3BlobStore
+from rag_assistant.errors import FileTooLargeError
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -36,7 +37,7 @@ def test_round_trip_head_and_delete(blobs: BlobStore) -> None:
 
 def test_size_limit_is_enforced_before_reading(blobs: BlobStore) -> None:
     blobs.put("big.txt", b"x" * 100)
-    with pytest.raises(ValueError, match="limit is 10"):
+    with pytest.raises(FileTooLargeError, match="the file is 100 bytes; the limit is 10 bytes"):
         blobs.get("big.txt", max_bytes=10)
     assert blobs.get("big.txt", max_bytes=100) == b"x" * 100
 

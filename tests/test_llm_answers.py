@@ -235,7 +235,7 @@ def llm_service(tmp_path, monkeypatch):
         service.ingest_bytes("upload:///runbook.md", "runbook.md",
                              b"# Runbook\n## Rollback\nTo roll back, redeploy the previous version.")
         yield service, script
-        service.store.close()
+        service.close()
 
 
 def test_service_answers_through_the_configured_provider(llm_service) -> None:
@@ -277,13 +277,13 @@ def test_explicit_openai_without_a_key_answers_extractively_with_a_notice(tmp_pa
     service.ingest_bytes("upload:///a.txt", "a.txt", b"The backup runs every night at two o'clock.")
     answer = service.ask("When does the backup run?")
     assert answer.generator == "extractive" and "no OpenAI API key" in (answer.notice or "")
-    assert service.answerer.name == "extractive"  # what /rag/config reports
-    service.store.close()
+    assert service.describe().generator == "extractive"  # what /rag/config reports
+    service.close()
     # Unset, LLM_PROVIDER defaults to openai: without a key that is the offline default, no notice.
     monkeypatch.delenv("LLM_PROVIDER", raising=False)
     quiet = create_service(Settings(RAG_DATA_DIR=tmp_path / "e"), embedder=HashingEmbedder())
-    assert quiet.answerer.name == "extractive"
-    quiet.store.close()
+    assert quiet.describe().generator == "extractive"
+    quiet.close()
 
 
 def test_openai_compatible_needs_a_base_url_and_model(tmp_path) -> None:

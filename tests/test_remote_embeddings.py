@@ -13,7 +13,8 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from openai_wire import Script, embedding_for, openai_wire_server
-from rag_assistant.embedding.registry import create_embedder, minilm_model_dir
+from rag_assistant.embedding import minilm
+from rag_assistant.embedding.registry import create_embedder
 from rag_assistant.embedding.remote import BedrockEmbedder, TokenCounter
 from rag_assistant.errors import ConfigurationError, EmbeddingServiceError
 
@@ -65,8 +66,8 @@ def test_service_indexes_and_searches_with_openai_embeddings(openai_embedder, tm
     service.ingest_bytes("upload:///a.md", "a.md", b"# Backups\nThe nightly backup runs at two o'clock.")
     service.ingest_bytes("upload:///b.md", "b.md", b"# Bread\nFlour, water, salt and yeast.")
     assert service.search("when does the nightly backup run")[0].file_name == "a.md"
-    assert service.store.list_documents()[0][0].embedding_model == "openai/text-embedding-3-small"
-    service.store.close()
+    assert service.list_documents()[0][0].embedding_model == "openai/text-embedding-3-small"
+    service.close()
 
 
 def test_unknown_or_keyless_hosted_models_are_configuration_errors(monkeypatch) -> None:
@@ -91,7 +92,7 @@ def body(payload: dict) -> dict:
 
 
 def counter():
-    return TokenCounter(str(minilm_model_dir() / "tokenizer.json"))
+    return TokenCounter(str(minilm.model_dir() / "tokenizer.json"))
 
 
 def test_bedrock_titan_embeddings_protocol() -> None:

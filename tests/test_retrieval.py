@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rag_assistant.embedding.hashing import HashingEmbedder
 from rag_assistant.models import Chunk, SearchHit
-from rag_assistant.retrieval.keywords import keyword_terms
+from rag_assistant.text.keywords import keyword_terms
 from rag_assistant.retrieval.retriever import Retriever, _convex, _rrf, unreadable_by
 
 

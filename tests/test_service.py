@@ -13,18 +13,18 @@ def test_document_id_is_stable_per_source(hashing_service, tmp_path: Path) -> No
     path.write_text("# Title\nSecond version, with different words entirely.")
     second = hashing_service.ingest_path(path)
     assert second.outcome is IngestOutcome.INDEXED and second.document_id == first.document_id
-    chunks = hashing_service.store.get_chunks(first.document_id)
+    chunks = hashing_service.document_chunks(first.document_id)
     assert [c.text for c in chunks] == ["Second version, with different words entirely."]
     assert chunks[0].heading == "Title"
 
 
-def test_unchanged_content_is_skipped_without_reembedding(hashing_service, tmp_path: Path) -> None:
+def test_unchanged_content_is_skipped_without_reembedding(hashing_service, hashing_embedder, tmp_path: Path) -> None:
     path = tmp_path / "a.txt"
     path.write_text("Some stable text. " * 50)
     assert hashing_service.ingest_path(path).outcome is IngestOutcome.INDEXED
     calls = []
-    original = hashing_service.embedder.embed_documents
-    hashing_service.embedder.embed_documents = lambda texts: calls.append(texts) or original(texts)
+    original = hashing_embedder.embed_documents
+    hashing_embedder.embed_documents = lambda texts: calls.append(texts) or original(texts)
     again = hashing_service.ingest_path(path)
     assert again.outcome is IngestOutcome.UNCHANGED and calls == []
 
@@ -41,33 +41,35 @@ def test_a_bad_new_version_keeps_the_good_old_one_searchable(hashing_service, tm
     assert hashing_service.search("policy engines")[0].chunk.document_id == good.document_id
 
 
-def test_an_unexpected_error_fails_one_file_and_is_recorded(hashing_service, tmp_path: Path) -> None:
+def test_an_unexpected_error_fails_one_file_and_is_recorded(hashing_service, hashing_embedder, tmp_path: Path) -> None:
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     a.write_text("alpha text here")
     b.write_text("bravo text here")
-    original = hashing_service.embedder.embed_documents
+    original = hashing_embedder.embed_documents
 
     def explode_on_alpha(texts):
         if any("alpha" in t for t in texts):
             raise RuntimeError("boom")
         return original(texts)
 
-    hashing_service.embedder.embed_documents = explode_on_alpha
+    hashing_embedder.embed_documents = explode_on_alpha
     results = [hashing_service.ingest_path(p) for p in (a, b)]
     assert [r.outcome for r in results] == [IngestOutcome.FAILED, IngestOutcome.INDEXED]
     assert "internal error (RuntimeError)" in results[0].reason
     assert hashing_service.get_document(results[0].document_id).status is DocumentStatus.FAILED
 
 
-def test_oversized_files_are_refused_before_reading(hashing_service, tmp_path: Path) -> None:
-    from dataclasses import replace
+def test_oversized_files_are_refused_before_reading(settings, hashing_embedder, tmp_path: Path) -> None:
+    from rag_assistant.bootstrap import create_service
 
     big = tmp_path / "big.txt"
     big.write_text("x" * 2048)
-    hashing_service.settings = hashing_service.settings.model_copy(update={"max_file_bytes": 1024})
-    result = hashing_service.ingest_path(big)
-    assert result.outcome is IngestOutcome.FAILED and "limit is 1,024" in result.reason
-    assert replace(result, seconds=0).chunk_count == 0
+    small_limit = settings.model_copy(update={"max_file_bytes": 1024})
+    with create_service(small_limit, embedder=hashing_embedder) as service:
+        result = service.ingest_path(big)
+    assert result.outcome is IngestOutcome.FAILED and result.error_code == "file_too_large"
+    assert "the file is 2,048 bytes; the limit is 1,024 bytes (RAG_MAX_FILE_BYTES)" == result.reason
+    assert result.chunk_count == 0
 
 
 def test_folder_walk_skips_hidden_and_unsupported_files(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 
 from .answering.base import AnswerGenerator
 from .config import Settings
@@ -50,7 +49,7 @@ def create_answerer(settings: Settings, embedder: Embedder) -> AnswerGenerator:
             return extractive
         log.warning("LLM_PROVIDER=%s is not usable (%s); answering extractively", provider, exc)
         # Named for what actually answers (/rag/config); each answer carries the notice.
-        return LlmAnswerer(_Unavailable(provider, exc), extractive, name=extractive.name)
+        return LlmAnswerer(_Unavailable(provider, exc), extractive, name=extractive.name, streams_text=False)
     return LlmAnswerer(chat, extractive, price_override=settings.llm_price_per_mtok)
 
 
@@ -63,18 +62,18 @@ def create_chat_model(settings: Settings):  # -> answering.chat.ChatModel
     if provider == "bedrock":
         from .answering.bedrock_chat import BedrockChat
 
-        region = settings.bedrock_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        region = settings.bedrock_region_or_default
         return BedrockChat(model=settings.llm_model or default_bedrock_model(region), region=region, **common)
     from .answering.openai_chat import OpenAIChat
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     if provider == "openai":
-        if not key and not os.environ.get("OPENAI_API_KEY"):
+        if not key:
             raise ProviderError("not_configured", "no OpenAI API key is configured (OPENAI_API_KEY)")
         return OpenAIChat(provider="openai", model=settings.llm_model or "gpt-4o-mini", api_key=key,
-                          base_url=settings.llm_base_url, **common)
+                          base_url=settings.llm_base_url or settings.openai_base_url, **common)
     if provider == "openai-compatible":
-        base_url = settings.llm_base_url or os.environ.get("OPENAI_BASE_URL")
+        base_url = settings.llm_base_url or settings.openai_base_url
         if not base_url or not settings.llm_model:
             raise ConfigurationError(
                 "LLM_PROVIDER=openai-compatible needs LLM_BASE_URL (e.g. http://localhost:11434/v1 for "
@@ -112,7 +111,7 @@ def create_service(settings: Settings, *, embedder: Embedder | None = None) -> R
         threads=settings.embedding_threads,
         model_dir=settings.embedding_model_dir,
         openai_api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
-        bedrock_region=settings.bedrock_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+        bedrock_region=settings.bedrock_region_or_default,
     )
     store = create_store(settings)
     return RagService(settings, store, embedder, lambda: create_answerer(settings, embedder))

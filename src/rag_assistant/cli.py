@@ -33,9 +33,10 @@ def _service(ctx: click.Context):  # -> RagService, imported lazily for a fast `
                 f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
             )
             raise click.ClickException(f"invalid configuration: {problems}") from None
-        configure_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
+        configure_logging("WARNING" if settings.log_level == "INFO" else settings.log_level,
+                          json_lines=settings.in_lambda)
         ctx.obj["service"] = create_service(settings)
-        ctx.call_on_close(ctx.obj["service"].store.close)
+        ctx.call_on_close(ctx.obj["service"].close)
     return ctx.obj["service"]
 
 
@@ -126,21 +127,22 @@ def ask(ctx: click.Context, question: str, top_k: int | None, as_json: bool) -> 
     """Answer QUESTION from the indexed documents, with numbered sources.
 
     With an LLM configured, the answer is printed as it is written."""
-    from .models import Answer
+    from .models import AnswerReady, AnswerText
 
     question = _validated_question(question)
     service = _service(ctx)
     if as_json:
         _emit_json(service.ask(question, top_k).to_dict())
         return
-    streaming = service.answerer.name != "extractive"
+    streaming = service.describe().streams_text
     answer = None
-    for item in service.ask_stream(question, top_k):
-        if isinstance(item, str) and streaming:
-            click.echo(item, nl=False)
-        elif isinstance(item, Answer):
-            answer = item
-    assert answer is not None
+    for event in service.ask_stream(question, top_k):
+        if isinstance(event, AnswerText) and streaming:
+            click.echo(event.text, nl=False)
+        elif isinstance(event, AnswerReady):
+            answer = event.answer
+    if answer is None:
+        raise click.ClickException("no answer was produced")
     if streaming:
         click.echo()
         if answer.notice:  # the LLM failed: the extractive answer replaces what was streamed
@@ -224,7 +226,7 @@ def serve(host: str, port: int) -> None:
     from .observability import configure_logging
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, json_lines=settings.in_lambda)
     click.echo(f"Serving the assistant on http://{host}:{port}  (API docs: /docs)", err=True)
     uvicorn.run(create_local_app(settings), host=host, port=port, log_level=settings.log_level.lower())
 
@@ -291,7 +293,7 @@ def evaluate(ctx: click.Context, corpus_path: Path, queries_path: Path, qrels_pa
     with click.progressbar(length=len(queries), label="Querying", file=sys.stderr, hidden=quiet) as bar:
         run, latencies = run_queries(service, corpus, queries, top_k, retrieval, bar.update)
     ndcg, recall, mrr, judged = score_run(run, qrels)
-    mode = retrieval or service.retriever.mode
+    mode = retrieval or service.describe().retrieval_mode
     if run_out:
         write_trec_run(run_out, run, f"rag-{mode}")
     cuts = statistics.quantiles(latencies, n=20) if len(latencies) >= 2 else latencies * 19
@@ -309,10 +311,9 @@ def evaluate(ctx: click.Context, corpus_path: Path, queries_path: Path, qrels_pa
         click.echo(f"failed: {line}", err=True)
 
 
-MAX_QUESTION_CHARS = 2000
-
-
 def _validated_question(text: str) -> str:
+    from .api.schemas import MAX_QUESTION_CHARS
+
     text = text.strip()
     if not text:
         raise click.BadParameter("must not be empty", param_hint="QUESTION")

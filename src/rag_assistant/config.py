@@ -1,7 +1,8 @@
 """Every setting of the assistant, in one typed place.
 
 Resolution order: explicit argument > environment variable > documented default. The
-variable names are the contract of ../shared/SPEC.md; the README has the full table.
+variable names are the contract of docs/SPEC.md; the README has the full table (a test
+keeps the two in step).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -64,7 +65,7 @@ class Settings(BaseSettings):
     # extractively (the offline default); the response names the generator that answered.
     llm_provider: str = Field("openai", validation_alias="LLM_PROVIDER")
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
-    # Default per provider (see answering/providers.py): cheap, fast models.
+    # Default per provider (bootstrap.create_chat_model): cheap, fast models.
     llm_model: str | None = Field(None, validation_alias="LLM_MODEL")
     # openai-compatible servers (Ollama, vLLM, llama.cpp, LM Studio): their /v1 URL. The
     # OpenAI SDK's own OPENAI_BASE_URL is honoured too.
@@ -75,6 +76,8 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(12.0, gt=0, le=600, validation_alias="LLM_TIMEOUT_SECONDS")
     llm_max_retries: int = Field(1, ge=0, le=5, validation_alias="LLM_MAX_RETRIES")
     bedrock_region: str | None = Field(None, validation_alias="BEDROCK_REGION")
+    # The OpenAI SDK's own variable; LLM_BASE_URL wins when both are set.
+    openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
     # "input,output" US$ per million tokens, for the cost estimate in the logs.
     llm_price_per_mtok: str | None = Field(None, validation_alias="LLM_PRICE_PER_MTOK")
     # On AWS the key is read from SSM Parameter Store (SecureString) or Secrets Manager.
@@ -95,6 +98,12 @@ class Settings(BaseSettings):
 
     # --- observability -----------------------------------------------------------------
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+
+    # --- set by the platform, read only --------------------------------------------------
+    # The region of AWS clients that have none of their own (Bedrock, hosted embeddings).
+    aws_region: str | None = Field(None, validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
+    # Set by the Lambda runtime in every function: JSON logs, /tmp caches, no local files.
+    lambda_function_name: str | None = Field(None, validation_alias="AWS_LAMBDA_FUNCTION_NAME")
 
     @field_validator("log_level")
     @classmethod
@@ -130,7 +139,11 @@ class Settings(BaseSettings):
 
     @property
     def in_lambda(self) -> bool:
-        return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+        return bool(self.lambda_function_name)
+
+    @property
+    def bedrock_region_or_default(self) -> str | None:
+        return self.bedrock_region or self.aws_region
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -174,3 +174,38 @@ class IngestResult:
         data["outcome"] = str(self.outcome)
         data["seconds"] = round(self.seconds, 3)
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceInfo:
+    """What an assistant offers (its /rag/config): who answers and what it accepts."""
+
+    generator: str
+    #: True when answers are written piece by piece (an LLM): worth showing as they come
+    streams_text: bool
+    embedding_model: str
+    retrieval_mode: str
+    max_file_bytes: int
+    accepted_types: tuple[str, ...]
+    default_top_k: int
+
+
+# The events of RagService.ask_stream, in order: SourcesFound, AnswerText*, AnswerReady.
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesFound:
+    hits: tuple[SearchHit, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerText:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerReady:
+    answer: Answer
+
+
+AnswerEvent = SourcesFound | AnswerText | AnswerReady

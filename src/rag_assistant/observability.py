@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -50,9 +49,8 @@ def quiet_sdk_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def configure_logging(level: str = "INFO", *, json_lines: bool | None = None) -> None:
-    if json_lines is None:
-        json_lines = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
+    """Readable lines on stderr, or (json_lines: inside Lambda) JSON objects on stdout."""
     handler = logging.StreamHandler(sys.stdout if json_lines else sys.stderr)
     handler.setFormatter(JsonFormatter() if json_lines else ReadableFormatter())
     root = logging.getLogger("rag_assistant")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -13,30 +14,44 @@ from pathlib import Path
 from .answering.base import AnswerGenerator
 from .config import Settings
 from .embedding.base import Embedder
-from .errors import DocumentBusyError, DocumentNotFoundError, FileTooLargeError, IngestError
+from .errors import DocumentBusyError, DocumentNotFoundError, IngestError
+from .file_types import MEDIA_TYPES, check_size, is_supported, media_type_for, suffix_of
 from .ingestion.chunking import chunk_sections
-from .ingestion.parsing import MEDIA_TYPES, media_type_for, parse_document
+from .ingestion.parsing import parse_document
 from .models import (
     Answer,
+    AnswerEvent,
+    AnswerReady,
+    AnswerText,
+    Chunk,
     Citation,
     Document,
     DocumentStatus,
     IngestOutcome,
     IngestResult,
     SearchHit,
+    ServiceInfo,
+    SourcesFound,
 )
+from .retrieval.retriever import Mode as RetrievalMode
 from .retrieval.retriever import Retriever
-from .sources import clean_file_name, document_id_for, local_source, upload_source
+from .sources import document_id_for, local_source
 from .store.base import VectorStore, utc_now
 
 log = logging.getLogger("rag_assistant.service")
 
+#: Sources an answer may draw on (each is quoted or sent to the LLM).
 MAX_SOURCES = 50
+#: Chunks one search may return (evaluation ranks deep: Recall@100 over documents).
+MAX_SEARCH_RESULTS = 1000
 #: How long an ingestion lease lasts: the upload Lambda's 15-minute timeout.
 LOCK_SECONDS = 900
 
 
 class RagService:
+    """The one door to the assistant: every adapter (CLI, HTTP, Lambda, evaluation) calls
+    these methods and nothing behind them. Construction is cheap; warm_up() loads the model."""
+
     def __init__(
         self,
         settings: Settings,
@@ -44,15 +59,49 @@ class RagService:
         embedder: Embedder,
         answerer_factory: Callable[[], AnswerGenerator],
     ) -> None:
-        self.settings = settings
-        self.store = store
-        self.embedder = embedder
+        self._settings = settings
+        self._store = store
+        self._embedder = embedder
         self._answerer_factory = answerer_factory
         self._answerer: AnswerGenerator | None = None
+        self._answerer_lock = threading.Lock()
         self._model_bound = False
-        self.retriever = Retriever(
+        self._retriever = Retriever(
             store, embedder, mode=settings.retrieval_mode, dense_weight=settings.hybrid_dense_weight
         )
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """Load the embedding model (and build the answerer) now rather than on first use."""
+        self._embedder.warm_up()
+        _ = self._answer_generator
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> RagService:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def describe(self) -> ServiceInfo:
+        """What this assistant offers, for /rag/config and the CLI."""
+        answerer = self._answer_generator
+        return ServiceInfo(
+            generator=answerer.name,
+            streams_text=answerer.streams_text,
+            embedding_model=self._embedder.name,
+            retrieval_mode=self._retriever.mode,
+            max_file_bytes=self._settings.max_file_bytes,
+            accepted_types=tuple(sorted(MEDIA_TYPES)),
+            default_top_k=self._settings.top_k,
+        )
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self._settings.max_file_bytes
 
     # --- ingestion -----------------------------------------------------------------------
 
@@ -61,7 +110,7 @@ class RagService:
         started = time.perf_counter()
         document_id = document_id_for(source)
         owner = uuid.uuid4().hex
-        if not self.store.lock_document(document_id, owner, LOCK_SECONDS):
+        if not self._store.lock_document(document_id, owner, LOCK_SECONDS):
             return IngestResult(
                 source, file_name, IngestOutcome.FAILED, document_id,
                 reason="another worker is indexing this document; try again later",
@@ -70,19 +119,19 @@ class RagService:
         try:
             result = self._ingest(document_id, source, file_name, data)
         except IngestError as exc:
-            self.record_failure(document_id, source, file_name, data, str(exc))
+            self._record_failure(document_id, source, file_name, data, str(exc))
             result = IngestResult(
                 source, file_name, IngestOutcome.FAILED, document_id, reason=str(exc), error_code=exc.code
             )
         except Exception as exc:  # a bug must not stop the other files of a batch
             log.exception("unexpected error while indexing", extra={"document_id": document_id})
             reason = f"internal error ({type(exc).__name__}); see the log for details"
-            self.record_failure(document_id, source, file_name, data, reason)
+            self._record_failure(document_id, source, file_name, data, reason)
             result = IngestResult(
                 source, file_name, IngestOutcome.FAILED, document_id, reason=reason, error_code="internal_error"
             )
         finally:
-            self.store.unlock_document(document_id, owner)
+            self._store.unlock_document(document_id, owner)
         result = replace(result, seconds=time.perf_counter() - started)
         log.info(
             "ingested %s: %s",
@@ -97,25 +146,25 @@ class RagService:
         media_type = media_type_for(file_name)
         self._bind_model(claim=True)
         content_hash = hashlib.sha256(data).hexdigest()
-        existing = self.store.get_document(document_id)
+        existing = self._store.get_document(document_id)
         if (
             existing is not None
             and existing.status is DocumentStatus.READY
             and existing.content_hash == content_hash
-            and existing.embedding_model == self.embedder.name
+            and existing.embedding_model == self._embedder.name
             and existing.file_name == file_name
         ):
             return IngestResult(
                 source, file_name, IngestOutcome.UNCHANGED, document_id, existing.chunk_count
             )
 
-        parsed = parse_document(file_name, data, max_bytes=self.settings.max_file_bytes)
-        size = min(self.settings.chunk_size_tokens, self.embedder.max_tokens - 2)
-        overlap = min(self.settings.chunk_overlap_tokens, size // 2)
-        chunks = chunk_sections(document_id, content_hash, parsed.sections, self.embedder, size, overlap)
+        parsed = parse_document(file_name, data, max_bytes=self._settings.max_file_bytes)
+        size = min(self._settings.chunk_size_tokens, self._embedder.max_tokens - 2)
+        overlap = min(self._settings.chunk_overlap_tokens, size // 2)
+        chunks = chunk_sections(document_id, content_hash, parsed.sections, self._embedder, size, overlap)
         if not chunks:
             raise IngestError("the file contains no text to index", code="empty_document")
-        vectors = self.embedder.embed_documents([c.embedding_text() for c in chunks])
+        vectors = self._embedder.embed_documents([c.embedding_text() for c in chunks])
         now = utc_now()
         document = Document(
             document_id=document_id,
@@ -127,27 +176,35 @@ class RagService:
             size_bytes=len(data),
             media_type=media_type,
             page_count=parsed.page_count,
-            embedding_model=self.embedder.name,
+            embedding_model=self._embedder.name,
             error=None,
             created_at=existing.created_at if existing else now,
             updated_at=now,
         )
-        self.store.replace_chunks(document, chunks, vectors)
+        self._store.replace_chunks(document, chunks, vectors)
         return IngestResult(source, file_name, IngestOutcome.INDEXED, document_id, len(chunks))
 
-    def record_failure(
+    def ingest_failed(self, source: str, file_name: str, error: IngestError, data: bytes = b"") -> IngestResult:
+        """Record a file that failed before it could be read (too large, unreadable) the way a
+        failed parse is recorded, and return its result."""
+        document_id = document_id_for(source)
+        self._record_failure(document_id, source, file_name, data, str(error))
+        return IngestResult(source, file_name, IngestOutcome.FAILED, document_id, reason=str(error),
+                            error_code=error.code)
+
+    def _record_failure(
         self, document_id: str, source: str, file_name: str, data: bytes, reason: str
     ) -> None:
         """A failed new version leaves the last good one searchable, with the error noted."""
         try:
             now = utc_now()
-            existing = self.store.get_document(document_id)
+            existing = self._store.get_document(document_id)
             if existing is not None and existing.status is DocumentStatus.READY:
-                self.store.upsert_document(
+                self._store.upsert_document(
                     replace(existing, error=f"the latest version failed: {reason}", updated_at=now)
                 )
                 return
-            self.store.upsert_document(
+            self._store.upsert_document(
                 Document(
                     document_id=document_id,
                     file_name=file_name,
@@ -155,8 +212,8 @@ class RagService:
                     content_hash=hashlib.sha256(data).hexdigest(),
                     status=DocumentStatus.FAILED,
                     size_bytes=len(data),
-                    media_type=MEDIA_TYPES.get(Path(file_name).suffix.lower(), ""),
-                    embedding_model=self.embedder.name,
+                    media_type=MEDIA_TYPES.get(suffix_of(file_name), ""),
+                    embedding_model=self._embedder.name,
                     error=reason,
                     created_at=existing.created_at if existing else now,
                     updated_at=now,
@@ -168,12 +225,7 @@ class RagService:
     def ingest_path(self, path: Path) -> IngestResult:
         source = local_source(path)
         try:
-            size = path.stat().st_size
-            if size > self.settings.max_file_bytes:
-                raise FileTooLargeError(
-                    f"the file is {size:,} bytes; the limit is "
-                    f"{self.settings.max_file_bytes:,} (RAG_MAX_FILE_BYTES)"
-                )
+            check_size(path.stat().st_size, self._settings.max_file_bytes)
             data = path.read_bytes()
         except (OSError, IngestError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -185,34 +237,36 @@ class RagService:
 
     # --- questions -----------------------------------------------------------------------
 
-    def search(self, query: str, top_k: int | None = None) -> list[SearchHit]:
+    def search(self, query: str, top_k: int | None = None, *, mode: RetrievalMode | None = None) -> list[SearchHit]:
+        """The best chunks for `query`: at most MAX_SEARCH_RESULTS (evaluation asks for many)."""
         self._bind_model(claim=False)
-        return self.retriever.search(query, _bounded(top_k or self.settings.top_k))
+        limit = max(1, min(int(top_k or self._settings.top_k), MAX_SEARCH_RESULTS))
+        return self._retriever.search(query, limit, mode=mode)
 
     def ask(self, question: str, top_k: int | None = None) -> Answer:
-        answer = None
         for event in self.ask_stream(question, top_k):
-            if isinstance(event, Answer):
-                answer = event
-        assert answer is not None
-        return answer
+            if isinstance(event, AnswerReady):
+                return event.answer
+        raise AssertionError("ask_stream ended without an answer")
 
-    def ask_stream(self, question: str, top_k: int | None = None) -> Iterator[list[SearchHit] | str | Answer]:
-        """The sources (a list of hits) first, then text pieces as the answer is generated,
-        then the Answer itself (the text cleaned, citations resolved)."""
+    def ask_stream(self, question: str, top_k: int | None = None) -> Iterator[AnswerEvent]:
+        """SourcesFound first, then AnswerText pieces as the answer is generated (an LLM
+        streams; the extractive answerer sends one piece), then AnswerReady with the Answer
+        (the text cleaned, citations resolved)."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        hits = self.search(question, top_k)
+        hits = self.search(question, min(top_k or self._settings.top_k, MAX_SOURCES))
         timings["retrieval"] = (time.perf_counter() - started) * 1000
-        yield hits
-        answerer = self.answerer
+        yield SourcesFound(tuple(hits))
+        answerer = self._answer_generator
         generated = None
         for piece in answerer.generate_stream(question, hits):
             if isinstance(piece, str):
-                yield piece
+                yield AnswerText(piece)
             else:
                 generated = piece
-        assert generated is not None
+        if generated is None:
+            raise AssertionError(f"the {answerer.name} answerer ended without an answer")
         timings["generation"] = (time.perf_counter() - started) * 1000 - timings["retrieval"]
         timings["total"] = (time.perf_counter() - started) * 1000
         cited = set(generated.cited)
@@ -220,7 +274,7 @@ class RagService:
             Citation(number=n, hit=hit, quote=generated.quotes.get(n, ""), cited=n in cited)
             for n, hit in enumerate(hits, start=1)
         )
-        yield Answer(
+        yield AnswerReady(Answer(
             question=question,
             text=generated.text,
             answered=generated.answered,
@@ -230,40 +284,46 @@ class RagService:
             grounded=generated.grounded,
             notice=generated.notice,
             usage=generated.usage,
-        )
+        ))
 
     @property
-    def answerer(self) -> AnswerGenerator:
+    def _answer_generator(self) -> AnswerGenerator:
         if self._answerer is None:
-            self._answerer = self._answerer_factory()
+            with self._answerer_lock:
+                if self._answerer is None:
+                    self._answerer = self._answerer_factory()
         return self._answerer
 
     # --- documents -----------------------------------------------------------------------
 
     def list_documents(self, limit: int = 10, cursor: str | None = None) -> tuple[list[Document], str | None]:
-        return self.store.list_documents(limit, cursor)
+        """Newest first; ValueError for a cursor this service did not hand out."""
+        return self._store.list_documents(limit, cursor)
 
     def get_document(self, document_id: str) -> Document:
-        document = self.store.get_document(document_id)
+        document = self._store.get_document(document_id)
         if document is None:
             raise DocumentNotFoundError(f"no document with id {document_id!r}")
         return document
 
     def delete_document(self, document_id: str) -> None:
-        if not self.store.delete_document(document_id):
+        if not self._store.delete_document(document_id):
             raise DocumentNotFoundError(f"no document with id {document_id!r}")
+
+    def document_chunks(self, document_id: str) -> list[Chunk]:
+        """The chunks of one document, in order (what a citation points into)."""
+        return self._store.get_chunks(document_id)
+
+    def count_chunks(self) -> int:
+        return self._store.count_chunks()
 
     def _bind_model(self, *, claim: bool) -> None:
         # Questions only check the model (the query Lambda cannot write); ingestion claims it.
         # The stores remember a verified model, so repeated checks cost nothing.
         if self._model_bound:
             return
-        self.store.bind_model(self.embedder.name, self.embedder.dimension, claim=claim)
+        self._store.bind_model(self._embedder.name, self._embedder.dimension, claim=claim)
         self._model_bound = claim
-
-
-def _bounded(top_k: int) -> int:
-    return max(1, min(int(top_k), MAX_SOURCES))
 
 
 def iter_supported_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -275,7 +335,7 @@ def iter_supported_files(paths: Iterable[Path]) -> Iterator[Path]:
                 relative = child.relative_to(path).parts
                 if any(part.startswith(".") for part in relative):
                     continue
-                if child.is_file() and child.suffix.lower() in MEDIA_TYPES:
+                if child.is_file() and is_supported(child.name):
                     yield child
         else:
             yield path

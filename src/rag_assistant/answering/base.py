@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..models import SearchHit
+from ..text.language import is_korean
 
 NO_ANSWER_EN = "The documents do not contain an answer to this question."
 NO_ANSWER_KO = "문서에서 이 질문에 대한 답을 찾을 수 없습니다."
@@ -31,6 +32,8 @@ class GeneratedAnswer:
 
 class AnswerGenerator(Protocol):
     name: str
+    #: True when generate_stream yields the text piece by piece as it is written (an LLM)
+    streams_text: bool
 
     def generate(self, question: str, hits: Sequence[SearchHit]) -> GeneratedAnswer:
         """Answer from `hits` only, citing them as [1]..[n] in the order given."""
@@ -39,12 +42,6 @@ class AnswerGenerator(Protocol):
     def generate_stream(self, question: str, hits: Sequence[SearchHit]) -> Iterator[str | GeneratedAnswer]:
         """Text pieces as they are generated, then the GeneratedAnswer (whole, cleaned)."""
         ...
-
-
-def is_korean(text: str) -> bool:
-    hangul = sum(1 for ch in text if "\uac00" <= ch <= "\ud7a3")
-    letters = sum(1 for ch in text if ch.isalpha())
-    return letters > 0 and hangul / letters >= 0.3
 
 
 def no_answer_text(question: str) -> str:

@@ -16,9 +16,9 @@ import numpy as np
 
 from ..embedding.base import Embedder
 from ..models import SearchHit
-from ..retrieval.keywords import keyword_terms, question_terms
 from ..retrieval.retriever import unreadable_by
-from ..textutil import split_sentences
+from ..text.keywords import keyword_terms, question_terms
+from ..text.sentences import split_sentences
 from .base import GeneratedAnswer, no_answer_text
 
 _MIN_SENTENCE_CHARS = 12
@@ -34,6 +34,7 @@ class _Candidate:
 
 class ExtractiveAnswerer:
     name = "extractive"
+    streams_text = False
 
     def __init__(
         self,

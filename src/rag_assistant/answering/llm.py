@@ -23,8 +23,9 @@ log = logging.getLogger("rag_assistant.answering.llm")
 
 class LlmAnswerer:
     def __init__(self, chat: ChatModel, fallback: AnswerGenerator, *, price_override: str | None = None,
-                 name: str | None = None) -> None:
+                 name: str | None = None, streams_text: bool = True) -> None:
         self.name = name or chat.provider
+        self.streams_text = streams_text
         self.chat = chat
         self._fallback = fallback
         self._price_override = price_override

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..models import SearchHit
-from .base import is_korean
+from ..text.language import is_korean
 
 #: What the model must answer when the sources do not hold the answer; we replace it with
 #: the product's own sentence in the question's language.

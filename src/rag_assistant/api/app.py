@@ -25,8 +25,8 @@ from ..errors import (
     ModelMismatchError,
     RagError,
 )
-from ..ingestion.parsing import MEDIA_TYPES
-from ..models import IngestOutcome
+from ..file_types import too_large
+from ..models import AnswerReady, AnswerText, IngestOutcome, SourcesFound
 from ..service import RagService
 from ..sources import upload_source
 from .errors import describe_validation_errors, error_body
@@ -80,13 +80,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        embedder = service().embedder
-        if warm_up and hasattr(embedder, "warm_up"):
+        if warm_up:
             # Load the model off the request path: the first question should not wait for it.
-            threading.Thread(target=embedder.warm_up, daemon=True).start()
+            threading.Thread(target=service().warm_up, daemon=True).start()
         yield
         if "service" in holder:
-            holder.pop("service").store.close()
+            holder.pop("service").close()
 
     app = FastAPI(
         title="Serverless RAG Assistant",
@@ -106,13 +105,13 @@ def create_app(
     @app.get("/rag/config", response_model=ServerConfig, tags=["rag"])
     def config() -> ServerConfig:
         """What this server offers, so clients (the web page) can adapt."""
-        s = service()
+        info = service().describe()
         return ServerConfig(
             upload_mode="direct",
-            max_upload_bytes=s.settings.max_file_bytes,
-            accepted_types=sorted(MEDIA_TYPES),
-            generator=s.answerer.name,
-            embedding_model=s.embedder.name,
+            max_upload_bytes=info.max_file_bytes,
+            accepted_types=list(info.accepted_types),
+            generator=info.generator,
+            embedding_model=info.embedding_model,
         )
 
     @app.post(
@@ -178,10 +177,10 @@ def create_app(
         Re-uploading a file with the same name replaces its previous version.
         """
         s = service()
-        limit = s.settings.max_file_bytes
+        limit = s.max_file_bytes
         data = file.file.read(limit + 1)
         if len(data) > limit:
-            raise ApiError(413, "file_too_large", f"the file is larger than the {limit:,}-byte limit")
+            raise ApiError(413, "file_too_large", str(too_large(limit)))
         source, name = upload_source(file.filename or "")
         result = s.ingest_bytes(source, name, data)
         if result.outcome is IngestOutcome.FAILED:
@@ -271,13 +270,13 @@ def _sse_answer(service: RagService, question: str, top_k: int | None):
 
     try:
         for item in service.ask_stream(question, top_k):
-            if isinstance(item, list):
+            if isinstance(item, SourcesFound):
                 yield event("sources", [
-                    dict(hit.to_dict(), number=n) for n, hit in enumerate(item, start=1)])
-            elif isinstance(item, str):
-                yield event("token", item)
-            else:
-                yield event("answer", item.to_dict())
+                    dict(hit.to_dict(), number=n) for n, hit in enumerate(item.hits, start=1)])
+            elif isinstance(item, AnswerText):
+                yield event("token", item.text)
+            elif isinstance(item, AnswerReady):
+                yield event("answer", item.answer.to_dict())
     except RagError as exc:
         yield event("error", error_body(getattr(exc, "code", "error"), str(exc))["error"])
     except Exception:  # the stream has started: the status is already 200

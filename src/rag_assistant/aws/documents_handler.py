@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..ingestion.parsing import MEDIA_TYPES
+from ..file_types import MEDIA_TYPES, too_large
 from ..sources import clean_file_name, document_id_for
 from . import runtime
 from .api import ApiError, create_resolver, json_body, lambda_entry
@@ -85,8 +85,7 @@ def _build() -> Any:
             raise ApiError(415, "unsupported_file", f"unsupported file type {suffix or '(none)'!r}; "
                            f"supported: {', '.join(sorted(MEDIA_TYPES))}")
         if request.size_bytes > settings.max_file_bytes:
-            raise ApiError(413, "file_too_large",
-                           f"the file is {request.size_bytes:,} bytes; the limit is {settings.max_file_bytes:,}")
+            raise ApiError(413, "file_too_large", str(too_large(settings.max_file_bytes, request.size_bytes)))
         # The server picks the key: a client can neither escape the prefix nor overwrite
         # other objects. The same name replaces the same document, as with local uploads.
         key = f"{UPLOAD_PREFIX}{name}"

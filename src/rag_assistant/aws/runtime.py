@@ -27,11 +27,17 @@ def rag_service():
 
 
 @lru_cache(maxsize=1)
+def answering_settings() -> Settings:
+    """The query function's settings: with the OpenAI key if one is stored."""
+    return _with_key(settings(), for_answers=True)
+
+
+@lru_cache(maxsize=1)
 def answering_service():
-    """The service for questions (the query function), with the OpenAI key if one is stored."""
+    """The service for questions (the query function)."""
     from ..bootstrap import create_service
 
-    return create_service(_with_key(settings(), for_answers=True))
+    return create_service(answering_settings())
 
 
 def _with_key(config: Settings, *, for_answers: bool) -> Settings:
@@ -66,7 +72,7 @@ def document_store():
 
 def reset() -> None:
     """Forget everything (tests switch tables, buckets and keys between cases)."""
-    for cached in (settings, rag_service, answering_service, blob_store, document_store):
+    for cached in (settings, rag_service, answering_settings, answering_service, blob_store, document_store):
         cached.cache_clear()
     from aws_lambda_powertools.utilities import parameters
 

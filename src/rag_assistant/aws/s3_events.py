@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from ..blobs.base import BlobNotFoundError, BlobStore
-from ..errors import DocumentNotFoundError
-from ..ingestion.parsing import MEDIA_TYPES
+from ..errors import DocumentNotFoundError, FileTooLargeError
+from ..file_types import is_supported
 from ..models import IngestOutcome, IngestResult
 from ..service import RagService
 from ..sources import document_id_for
@@ -103,7 +103,7 @@ class S3EventProcessor:
                 # Out of time: the rest is retried by the next invocation (done ones are unchanged).
                 report.postponed.append(record.key)
                 continue
-            if PurePosixPath(record.key).suffix.lower() not in MEDIA_TYPES:
+            if not is_supported(record.key):
                 report.skipped.append(record.key)
                 continue
             if record.removed:
@@ -116,21 +116,15 @@ class S3EventProcessor:
 
     def _created(self, record: S3Record, report: BatchReport) -> None:
         name = PurePosixPath(record.key).name
-        limit = self._service.settings.max_file_bytes
         blobs = self._blobs_for(record.bucket)
         try:
-            data = blobs.get(record.key, max_bytes=limit)
+            data = blobs.get(record.key, max_bytes=self._service.max_file_bytes)
         except BlobNotFoundError:
             # Deleted since the event was sent: what S3 holds now is "nothing".
             self._removed(record, report)
             return
-        except ValueError as exc:
-            data = b""
-            reason = f"{exc} (RAG_MAX_FILE_BYTES)"
-            self._service.record_failure(document_id_for(record.source), record.source, name, data, reason)
-            report.results.append(IngestResult(record.source, name, IngestOutcome.FAILED,
-                                               document_id_for(record.source), reason=reason,
-                                               error_code="file_too_large"))
+        except FileTooLargeError as exc:
+            report.results.append(self._service.ingest_failed(record.source, name, exc))
             return
         report.results.append(self._service.ingest_bytes(record.source, name, data))
 

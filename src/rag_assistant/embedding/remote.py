@@ -48,6 +48,9 @@ class _RemoteEmbedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self._counter(texts)
 
+    def warm_up(self) -> None:
+        pass  # a hosted model: nothing to load here
+
     def embed_query(self, text: str) -> np.ndarray:
         return self._embed([text], query=True)[0]
 

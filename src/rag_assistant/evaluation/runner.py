@@ -65,7 +65,7 @@ def run_queries(
     latencies = []
     for query_id, text in queries.items():
         started = time.perf_counter()
-        hits = service.retriever.search(text, top_k * 3, mode=mode)  # chunks -> fewer documents
+        hits = service.search(text, top_k * 3, mode=mode)  # chunks -> fewer documents
         latencies.append((time.perf_counter() - started) * 1000)
         best: dict[str, float] = {}
         for hit in hits:

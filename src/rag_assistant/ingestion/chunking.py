@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..models import Chunk, Section
-from ..textutil import SENTENCE_BREAK
+from ..text.sentences import SENTENCE_BREAK
 
 
 class TokenCounter(Protocol):

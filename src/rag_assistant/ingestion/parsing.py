@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import PurePath
-
-from ..errors import EmptyDocumentError, FileTooLargeError, UnsupportedFileError
+from ..errors import EmptyDocumentError
+from ..file_types import check_size, media_type_for
 from ..models import ParsedDocument, Section
 from .cleaning import clean_text, remove_repeated_margins
 from .text_decoding import decode_text
 
-MEDIA_TYPES = {
-    ".pdf": "application/pdf",
-    ".txt": "text/plain",
-    ".md": "text/markdown",
-    ".markdown": "text/markdown",
-}
-
-
-def media_type_for(file_name: str) -> str:
-    suffix = PurePath(file_name).suffix.lower()
-    try:
-        return MEDIA_TYPES[suffix]
-    except KeyError:
-        supported = ", ".join(sorted(MEDIA_TYPES))
-        raise UnsupportedFileError(
-            f"unsupported file type {suffix or '(no extension)'!r}; supported: {supported}"
-        ) from None
-
-
 def parse_document(file_name: str, data: bytes, *, max_bytes: int | None = None) -> ParsedDocument:
     media_type = media_type_for(file_name)
-    if max_bytes is not None and len(data) > max_bytes:
-        raise FileTooLargeError(
-            f"the file is {len(data):,} bytes; the limit is {max_bytes:,} (RAG_MAX_FILE_BYTES)"
-        )
+    if max_bytes is not None:
+        check_size(len(data), max_bytes)
     if not data.strip():
         raise EmptyDocumentError("the file is empty")
 

@@ -11,26 +11,23 @@ carries the query alone.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Literal
 
 from ..embedding.base import Embedder
 from ..models import SearchHit
 from ..store.base import VectorStore
+from ..text.language import is_korean
 
 Mode = Literal["hybrid", "dense", "keyword", "rrf"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "keyword", "rrf")
-_HANGUL = re.compile(r"[\uac00-\ud7a3]")
-_LETTER = re.compile(r"[^\W\d_]")
 
 
 def unreadable_by(embedder: Embedder, query: str) -> bool:
     """True when the model was not trained on the query's script (MiniLM: English only)."""
     if getattr(embedder, "multilingual", False):
         return False
-    letters = _LETTER.findall(query)
-    return bool(letters) and len(_HANGUL.findall(query)) >= 0.3 * len(letters)
+    return is_korean(query)
 
 
 class Retriever:

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import ModelMismatchError
 from ..models import Chunk, Document, DocumentStatus, SearchHit
-from ..retrieval.bm25 import BM25Index
+from ..text.bm25 import BM25Index
 from .dynamodb_catalog import (
     _DOC_FIELDS,
     DOCUMENT_SK,

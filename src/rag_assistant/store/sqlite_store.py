@@ -21,10 +21,10 @@ import numpy as np
 
 from ..errors import ModelMismatchError
 from ..models import Chunk, Document, DocumentStatus, SearchHit
-from ..retrieval.keywords import keyword_terms, keyword_text
+from ..text.keywords import keyword_terms, keyword_text
 from .base import decode_cursor, encode_cursor
 
-#: 2: the keyword index holds normalised terms (retrieval/keywords.py), not raw text.
+#: 2: the keyword index holds normalised terms (text/keywords.py), not raw text.
 SCHEMA_VERSION = "2"
 
 _DOCUMENT_COLUMNS = (

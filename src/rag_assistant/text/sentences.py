@@ -1,4 +1,4 @@
-"""Small text helpers shared by the chunker and the answerers."""
+"""Splitting text into sentences and list items (the chunker and the answerers)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,6 @@ import re
 SENTENCE_BREAK = re.compile(r"(?<=[.!?…。！？])[\"'”’)\]]*\s+")
 _LIST_MARKER = re.compile(r"\s*(?:\(?\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]\s*$")
 
-# Words that carry no topic: matching them says nothing about relevance.
-STOPWORDS = frozenset(
-    """a about above after again all also am an and any are as at be because been before
-    being between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers him his how i if in into is it its itself
-    just me more most my no nor not now of off on once only or other our out over own same
-    she should so some such than that the their them then there these they this those
-    through to too under until up very was we were what when where which while who whom why
-    will with would you your yours describe explain tell list give""".split()
-)
 
 
 def split_sentences(text: str) -> list[str]:

@@ -15,11 +15,21 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from ..textutil import STOPWORDS
+from .language import HANGUL_RUN
 
 _TOKEN = re.compile(r"[\uac00-\ud7a3]+|[^\W_]+", re.UNICODE)
-_HANGUL = re.compile(r"[\uac00-\ud7a3]+")
 _LATIN = re.compile(r"[a-z]+")
+
+# Words that carry no topic: matching them says nothing about relevance.
+STOPWORDS = frozenset(
+    """a about above after again all also am an and any are as at be because been before
+    being between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers him his how i if in into is it its itself
+    just me more most my no nor not now of off on once only or other our out over own same
+    she should so some such than that the their them then there these they this those
+    through to too under until up very was we were what when where which while who whom why
+    will with would you your yours describe explain tell list give""".split()
+)
 
 
 @lru_cache(maxsize=1)
@@ -37,7 +47,7 @@ def _stem(word: str) -> str:
 def keyword_terms(text: str) -> list[str]:
     terms: list[str] = []
     for token in _TOKEN.findall(text.lower()):
-        if _HANGUL.fullmatch(token):
+        if HANGUL_RUN.fullmatch(token):
             if len(token) == 1:
                 terms.append(token)
             else:
