@@ -19,7 +19,7 @@ SSDF_PDF = PDF_DIR / "NIST.SP.800-218.pdf"
 
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # One built model per test session; RAG_CACHE_DIR lets a developer reuse theirs.
+    # One built model per test session; RAG_TEST_MODEL_CACHE (a folder) lets a developer reuse theirs.
     configured = os.environ.get("RAG_TEST_MODEL_CACHE")
     return Path(configured) if configured else tmp_path_factory.mktemp("model-cache")
 

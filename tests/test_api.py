@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from conftest import SSDF_PDF, ZERO_TRUST_PDF
 from pdf_factory import truncated_pdf
+from rag_assistant.answering.base import NO_ANSWER_KO
 from rag_assistant.api.app import create_app
 from rag_assistant.bootstrap import create_service
 from rag_assistant.config import Settings
@@ -57,7 +58,10 @@ def test_upload_query_list_get_delete(client: TestClient) -> None:
     assert set(body["timings_ms"]) >= {"retrieval", "generation", "total"}
 
     korean = client.post("/rag/query", json={"question": "제로 트러스트의 원칙은 무엇인가요?"})
-    assert korean.status_code == 200 and isinstance(korean.json()["answer"], str)
+    assert korean.status_code == 200
+    # MiniLM cannot read Korean and the PDF is English: the keyword side shares no terms with
+    # the question, so the honest answer is the Korean "not in the documents" sentence.
+    assert korean.json()["answered"] is False and korean.json()["answer"] == NO_ANSWER_KO
 
     doc_id = document["document_id"]
     assert client.get(f"/rag/documents/{doc_id}").json()["file_name"] == ZERO_TRUST_PDF.name

@@ -57,3 +57,37 @@ def test_secret_is_not_shown_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     s = Settings()
     assert "sk-test" not in repr(s) and "sk-test" not in str(s.model_dump())
     assert s.openai_api_key is not None and s.openai_api_key.get_secret_value().startswith("sk-test")
+
+
+def _settings_variables() -> set[str]:
+    from pydantic import AliasChoices
+
+    names: set[str] = set()
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(str(choice) for choice in alias.choices)
+        elif alias:
+            names.add(str(alias))
+    return names
+
+
+def _readme_variables() -> set[str]:
+    """The first column of the README's Configuration table: `A` or `A` / `B` per row."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Configuration"):]
+    section = section[: section.index("\n## ", 1)]
+    names: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            names.update(re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split("|")[1]))
+    return names
+
+
+def test_the_readme_table_lists_every_variable_and_only_those() -> None:
+    readme, settings = _readme_variables(), _settings_variables()
+    assert readme, "the README's Configuration table was not found"
+    assert settings - readme == set(), "variables missing from the README table"
+    assert readme - settings == set(), "README rows for variables Settings does not read"

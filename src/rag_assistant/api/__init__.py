@@ -1,1 +1,2 @@
-"""The HTTP API: one FastAPI app, served by uvicorn locally and by Lambda on AWS."""
+"""The HTTP API: the FastAPI app `rag serve` runs locally. On AWS the Lambda functions serve the
+same routes through Powertools (rag_assistant.aws), over the same contract."""

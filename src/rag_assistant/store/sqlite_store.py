@@ -214,9 +214,9 @@ class SqliteVectorStore:
     ) -> None:
         if self._model is None:
             raise RuntimeError("bind_model() must be called before chunks are written")
-        if len(chunks) != len(vectors):
-            raise ValueError("one vector per chunk")
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if len(chunks) != len(vectors) or (len(chunks) and vectors.shape[1] != self._model[1]):
+            raise ValueError(f"expected one {self._model[1]}-dimensional vector per chunk")
         with self._lock, self._db:
             self._delete_chunks(document.document_id)
             self._write_document(document)
