@@ -1,6 +1,8 @@
 # Two commands do all the set-up on a fresh machine (see README):
 #   make run    install, index DOCS (default: README.md and docs/), serve http://127.0.0.1:8000
-#   make test   install with the test tools and run every test
+#   make test   install with the test tools and run every test (what CI runs)
+# For developers: make test-fast (unit and contract tests on SQLite, under a minute),
+# make lint (ruff + mypy), make bench (docs/BENCHMARKS.md).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: install install-test browser run test bench lint clean
+.PHONY: install install-test install-lint browser run test test-fast bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +42,13 @@ browser:
 	    exit 1; \
 	  fi; }
 
+$(VENV)/.installed-lint: $(VENV)/.installed pyproject.toml constraints.txt
+	$(PIP) install -c constraints.txt -e '.[lint]'
+	touch $@
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+install-lint: $(VENV)/.installed-lint
 
 run: install
 	$(BIN)/rag ingest $(DOCS) || true
@@ -51,6 +58,15 @@ run: install
 # jsii (the CDK's bridge to Node.js) warns about Node 20 on every start; it still works.
 test: install-test browser
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The quick lane: no DynamoDB Local/moto, no CDK synth, no browser, no real-model runs.
+test-fast: install-test
+	$(BIN)/python -m pytest -m "not (aws or cdk or browser or slow)" $(PYTEST_ARGS)
+
+lint: install-lint
+	$(BIN)/ruff check src tests bench infrastructure/cdk scripts
+	$(BIN)/ruff format --check src tests bench infrastructure/cdk scripts
+	$(BIN)/mypy
 
 # Each writes its own section of docs/BENCHMARKS.md.
 bench: install-test

@@ -17,6 +17,24 @@ ZERO_TRUST_PDF = PDF_DIR / "NIST.SP.800-207-ZeroTrustArchitecture.pdf"
 SSDF_PDF = PDF_DIR / "NIST.SP.800-218.pdf"
 
 
+# Test lanes (`make test-fast` leaves out all four; `make test` runs everything). A marker
+# follows from what a test uses, so a new test lands in the right lane without a decorator.
+_LANE_BY_FIXTURE = {"dynamodb_local": "aws", "moto_server": "aws", "aws_environment": "aws",
+                    "minilm": "slow", "nist_service": "slow", "real_model_settings": "slow"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.fspath))
+        lanes = {lane for fixture, lane in _LANE_BY_FIXTURE.items() if fixture in getattr(item, "fixturenames", ())}
+        if "infrastructure" in path.parts:
+            lanes.add("cdk")
+        if path.name == "test_web_page.py":
+            lanes.add("browser")
+        for lane in sorted(lanes):
+            item.add_marker(getattr(pytest.mark, lane))
+
+
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # One built model per test session; RAG_TEST_MODEL_CACHE (a folder) lets a developer reuse theirs.

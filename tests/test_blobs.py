@@ -11,7 +11,7 @@ from rag_assistant.blobs.s3 import S3BlobStore
 from rag_assistant.errors import FileTooLargeError
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.aws)])
 def blobs(request, tmp_path) -> BlobStore:
     if request.param == "local":
         return LocalBlobStore(tmp_path / "blobs")

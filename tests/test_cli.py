@@ -13,6 +13,9 @@ from conftest import PDF_DIR, SSDF_PDF, ZERO_TRUST_PDF
 from pdf_factory import docx_bytes, encrypted_pdf, scanned_pdf, truncated_pdf
 from rag_assistant.cli import cli
 
+# Each command is a `rag` process that loads the real model.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture()
 def rag(tmp_path: Path, model_cache: Path):

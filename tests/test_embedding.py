@@ -60,6 +60,7 @@ def test_the_runtime_never_imports_torch(minilm) -> None:
     assert "torch" not in sys.modules and "sentence_transformers" not in sys.modules
 
 
+@pytest.mark.slow
 def test_multilingual_use_reads_korean_and_crosses_languages(tmp_path) -> None:
     embedder = create_embedder("use-multilingual", cache_dir=tmp_path)
     assert isinstance(embedder, Embedder) and embedder.dimension == 512 and embedder.multilingual

@@ -37,6 +37,7 @@ def run_eval(tmp_path: Path, model_cache: Path, folder: Path, *extra: str) -> di
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_tiny_set_is_ranked_perfectly_and_the_run_file_is_trec(tmp_path: Path, model_cache: Path) -> None:
     run_file = tmp_path / "run.trec"
     report = run_eval(tmp_path, model_cache, TINY, "--run-out", str(run_file), "--top-k", "3")
@@ -51,6 +52,7 @@ def test_tiny_set_is_ranked_perfectly_and_the_run_file_is_trec(tmp_path: Path, m
     assert again["unchanged"] == 3 and again["indexed"] == 0
 
 
+@pytest.mark.slow
 def test_korean_questions_find_korean_documents(tmp_path: Path, model_cache: Path) -> None:
     hybrid = run_eval(tmp_path, model_cache, KOREAN)
     dense = run_eval(tmp_path, model_cache, KOREAN, "--retrieval", "dense")
@@ -59,6 +61,7 @@ def test_korean_questions_find_korean_documents(tmp_path: Path, model_cache: Pat
     assert hybrid["ndcg_at_10"] > dense["ndcg_at_10"] + 0.2
 
 
+@pytest.mark.slow
 def test_bad_files_are_one_clear_line(tmp_path: Path, model_cache: Path) -> None:
     broken = tmp_path / "corpus.jsonl"
     broken.write_text('{"_id": "a", "text": "ok"}\nnot json\n')

@@ -9,7 +9,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from test_web_page import free_port
+
+# A real `rag serve` process.
+pytestmark = pytest.mark.slow
 
 
 def test_rag_serve_serves_the_page_and_api_on_loopback(tmp_path: Path, model_cache: Path) -> None:
