@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURES
+from embedder_contract import EmbedderContract
 from rag_assistant.embedding.base import Embedder
 from rag_assistant.embedding.registry import canonical_model_name, create_embedder
 from rag_assistant.errors import ConfigurationError
@@ -19,27 +20,49 @@ def test_vectors_agree_with_sentence_transformers_reference(minilm) -> None:
     assert cosines.min() >= 0.99, dict(zip(reference["texts"], cosines.round(5)))
 
 
-def test_batching_and_order_do_not_change_vectors(minilm) -> None:
-    texts = ["short", "a somewhat longer sentence about zero trust networks", "중간 길이의 한국어 문장입니다"]
-    together = minilm.embed_documents(texts)
-    alone = np.stack([minilm.embed_query(t) for t in texts])
-    assert together.shape == (3, 384) and together.dtype == np.float32
-    np.testing.assert_allclose(together, alone, atol=1e-5)
-    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+class TestHashingEmbedder(EmbedderContract):
+    """The deterministic fake of the unit tests keeps the contract too."""
+
+    @pytest.fixture()
+    def embedder(self, hashing_embedder):
+        return hashing_embedder
 
 
-def test_similar_texts_are_closer_than_unrelated_ones(minilm) -> None:
-    q, near, far = minilm.embed_documents(
-        ["How does zero trust handle network location?",
-         "Zero trust grants no implicit trust based on network location.",
-         "The recipe needs two cups of flour and an egg."]
-    )
-    assert q @ near > q @ far + 0.3
+class TestMiniLM(EmbedderContract):
+    @pytest.fixture()
+    def embedder(self, minilm):
+        return minilm
 
 
-def test_token_counts_exclude_special_tokens(minilm) -> None:
+@pytest.mark.slow
+class TestExportedInt8MiniLM(EmbedderContract):
+    """The int8 folder `rag export-model` writes (what the Lambda layer ships).
+
+    Dynamic quantization scales activations per batch tensor, so a text's vector depends a
+    little on its batch-mates and padding: measured cosine 0.976-0.993 against the text
+    embedded alone (fp32 vs int8 agree to ~0.99 the same way)."""
+
+    batch_agreement = 0.97
+
+    @pytest.fixture(scope="class")
+    def embedder(self, tmp_path_factory):
+        from rag_assistant.embedding.export import export_minilm
+
+        folder = tmp_path_factory.mktemp("int8")
+        export_minilm(folder)
+        return create_embedder("all-MiniLM-L6-v2", cache_dir=folder, model_dir=folder)
+
+
+@pytest.mark.slow
+class TestUseMultilingual(EmbedderContract):
+    @pytest.fixture(scope="class")
+    def embedder(self, tmp_path_factory):
+        return create_embedder("use-multilingual", cache_dir=tmp_path_factory.mktemp("use"))
+
+
+def test_minilm_sees_words_as_its_tokenizer_does(minilm) -> None:
     assert minilm.count_tokens(["hello world", ""]) == [2, 0]
-    assert minilm.embed_documents([]).shape == (0, 384)
+    assert minilm.dimension == 384
 
 
 def test_minilm_is_an_embedder(minilm) -> None:

@@ -12,6 +12,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
+from embedder_contract import EmbedderContract
 from openai_wire import Script, embedding_for, openai_wire_server
 from rag_assistant.embedding import minilm
 from rag_assistant.embedding.registry import create_embedder
@@ -138,3 +139,12 @@ def test_bedrock_embedding_errors() -> None:
                                    counter=counter(), client=client)
         with pytest.raises(EmbeddingServiceError, match="AccessDeniedException"):
             embedder.embed_query("x")
+
+
+class TestOpenAIEmbeddingsProtocolContract(EmbedderContract):
+    """The OpenAI embedder keeps the embedder contract over the wire (protocol test: the
+    official SDK against tests/openai_wire.py)."""
+
+    @pytest.fixture()
+    def embedder(self, openai_embedder):
+        return openai_embedder[0]
