@@ -48,3 +48,17 @@ def test_front_matter_is_not_content() -> None:
 
 def test_plain_text_without_headings_is_one_section() -> None:
     assert [s.heading for s in split_sections("just text\n\nmore text")] == [None]
+
+
+def test_html_comments_are_not_content_but_code_keeps_them() -> None:
+    doc = ("# Deploy\n<!-- bench_aws:start -->\nRun `make deploy` to deploy the stack. <!-- inline\nnote -->Then wait.\n"
+           "<!-- bench_aws:end -->\n\n## Example\n```html\n<!-- kept: this is the example -->\n```\n"
+           "# Heading after\nText. <!-- never closed")
+    sections = split_sections(doc)
+    text = "\n".join(s.text for s in sections)
+    assert "bench_aws" not in text and "inline" not in text and "note" not in text
+    assert "Run `make deploy` to deploy the stack." in text and "Then wait." in text
+    assert "<!-- kept: this is the example -->" in text
+    # Line numbers hold: the headings after a multi-line comment are still found.
+    assert [s.heading for s in sections] == ["Deploy", "Deploy > Example", "Heading after"]
+    assert sections[-1].text == "Text. <!-- never closed"

@@ -13,8 +13,9 @@ def split_sections(text: str) -> list[Section]:
     from markdown_it import MarkdownIt  # CommonMark: headings inside code fences are not headings
 
     text = _FRONT_MATTER.sub("", text.replace("\r\n", "\n").replace("\r", "\n"), count=1)
-    lines = text.split("\n")
     tokens = MarkdownIt("commonmark").parse(text)
+    code_lines = {n for t in tokens if t.type in ("fence", "code_block") and t.map for n in range(*t.map)}
+    lines = drop_html_comments(text, code_lines).split("\n")
 
     headings: list[tuple[int, int, int, str]] = []  # (start line, end line, level, title)
     for i, token in enumerate(tokens):
@@ -39,3 +40,26 @@ def _append(sections: list[Section], lines: list[str], heading: str | None) -> N
     body = "\n".join(lines).strip()
     if body:
         sections.append(Section(text=body, heading=heading))
+
+
+def drop_html_comments(text: str, keep_lines: set[int] = frozenset()) -> str:  # type: ignore[assignment]
+    """`<!-- ... -->` removed (build markers, editor notes: not content, and a reader never
+    sees them rendered), each replaced by the line breaks it spanned so line numbers hold.
+    Comments starting on a line of `keep_lines` (code, where they are the example) stay, and
+    so does an unterminated "<!--" (text is never dropped on a guess). One pass, linear."""
+    parts: list[str] = []
+    cursor = line = 0
+    while (start := text.find("<!--", cursor)) >= 0:
+        end = text.find("-->", start + 4)
+        if end < 0:
+            break
+        end += 3
+        line += text.count("\n", cursor, start)
+        breaks = text.count("\n", start, end)
+        parts.append(text[cursor:start] if line not in keep_lines else text[cursor:end])
+        if line not in keep_lines:
+            parts.append("\n" * breaks)
+        line += breaks
+        cursor = end
+    parts.append(text[cursor:])
+    return "".join(parts)
