@@ -16,6 +16,16 @@ def split_sections(text: str) -> list[Section]:
     tokens = MarkdownIt("commonmark").parse(text)
     code_lines = {n for t in tokens if t.type in ("fence", "code_block") and t.map for n in range(*t.map)}
     lines = drop_html_comments(text, code_lines).split("\n")
+    # A paragraph's source lines are wrapped for the editor, not for the reader (CommonMark
+    # reads a line break inside a paragraph as a space): joined, a sentence stays whole for
+    # the chunker and for the answers that quote it. Pipe tables keep their rows.
+    for token in tokens:
+        if token.type == "paragraph_open" and token.map and token.map[1] - token.map[0] > 1:
+            start, end = token.map
+            if not any(lines[n].lstrip().startswith("|") for n in range(start, end)):
+                lines[start] = " ".join(lines[n].strip() for n in range(start, end) if lines[n].strip())
+                for n in range(start + 1, end):
+                    lines[n] = _JOINED
 
     headings: list[tuple[int, int, int, str]] = []  # (start line, end line, level, title)
     for i, token in enumerate(tokens):
@@ -36,8 +46,11 @@ def split_sections(text: str) -> list[Section]:
     return sections
 
 
+_JOINED = "\x00joined"  # marks a line moved into the one before it (compared by identity)
+
+
 def _append(sections: list[Section], lines: list[str], heading: str | None) -> None:
-    body = "\n".join(lines).strip()
+    body = "\n".join(line for line in lines if line is not _JOINED).strip()
     if body:
         sections.append(Section(text=body, heading=heading))
 
