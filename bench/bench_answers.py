@@ -1,26 +1,32 @@
-"""The extractive answerer on SQuAD v1.1 (a fixed sample of 500 questions over the 2,067
-paragraphs): how often its answer contains a gold answer string, and how it abstains —
-on those answerable questions, and on 200 SciFact claims whose answers are not in the
-corpus at all. Swept over the relevance gate (RAG_MIN_RELEVANCE). Writes its section of
-docs/BENCHMARKS.md.
+"""The extractive answerer on SQuAD 2.0-style data built from SQuAD v1.1, and on KorQuAD 1.0.
 
-    .venv/bin/python bench/bench_answers.py [--korean-only]
+English: the paragraphs of three quarters of the SQuAD v1.1 dev articles are indexed (article
+index % 4 != 3); answerable = 500 questions about indexed articles; unanswerable = 300
+questions about the held-out articles (the documents do not hold their answers, though they
+are often on a neighbouring topic) and 200 SciFact claims (off-topic). Korean: all 964 KorQuAD
+dev paragraphs indexed; 600 questions of the even-indexed articles (where the answerer was
+tuned) and, reported once as the held-out check, 600 of the odd-indexed ones.
 
-Containment compares SQuAD-normalised text (lower case, no punctuation or articles). It is a
-lenient measure for a quoting answerer (a 3-sentence quote that contains the span counts),
-so the table also gives how often the gold answer was in the retrieved sources at all.
+Per set: answered, answer contains a gold answer (SQuAD-normalised; over all answerable
+questions, so a refusal counts as a miss), declined (unanswerable sets), answer length
+(characters, citations removed), and the answerer's own time per question (5 sources, the
+retrieval done once beforehand) — with today's answerer (the embedding one of commit
+7076ae5, loaded from git) as the same-run baseline on the first 100 questions of each set.
+
+    RAG_SHARED_DIR=/work/shared .venv/bin/python bench/bench_answers.py [--no-baseline]
 """
 
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import os
 import random
-import re
 import statistics
-import string
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,103 +39,148 @@ from rag_assistant.answering.extractive import ExtractiveAnswerer  # noqa: E402
 from rag_assistant.bootstrap import create_service  # noqa: E402
 from rag_assistant.config import Settings  # noqa: E402
 from rag_assistant.embedding.registry import create_embedder  # noqa: E402
+from rag_assistant.evaluation.answers import answer_body, contains_gold  # noqa: E402
 from rag_assistant.evaluation.beir import read_corpus, read_queries  # noqa: E402
 from rag_assistant.evaluation.runner import index_corpus  # noqa: E402
+from rag_assistant.evaluation.squad import article_of, read_squad  # noqa: E402
 from report import write_section  # noqa: E402
 
-THRESHOLDS = (0.30, 0.35, 0.40, 0.45, 0.50, 0.55)
-SAMPLE = 500
-UNANSWERABLE = 200
+BASELINE_COMMIT = "7076ae5"
+#: Today's answerer embeds every sentence (~0.3 s a question here): it runs on the first
+#: questions of each set only, and is compared with ours on the same ones.
+BASELINE_SAMPLE = 100
+HELD_OUT_EVERY = 4
 
 
-def normalize(text: str) -> str:
-    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
+def baseline_answerer(embedder):
+    """Today's answerer, from git: it embeds every candidate sentence; gate 0.40."""
+    source = subprocess.run(["git", "-C", str(REPO), "show", f"{BASELINE_COMMIT}:src/rag_assistant/answering/extractive.py"],
+                            check=True, capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp()) / "baseline_extractive.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("rag_assistant.answering._baseline_extractive", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.ExtractiveAnswerer(embedder, min_relevance=0.40)
 
 
-def korean(thresholds: tuple[float, ...]) -> None:
-    """tests/fixtures/korean: 24 answerable Korean questions over 10 Korean/English documents."""
-    import tempfile
+def measure(answerer, rows) -> dict:
+    answered = contains = declined = 0
+    lengths, times = [], []
+    answerable = sum(1 for _, gold, _ in rows if gold)
+    for question, gold, hits in rows:
+        started = time.perf_counter()
+        answer = answerer.generate(question, hits)
+        times.append((time.perf_counter() - started) * 1000)
+        if gold:
+            if answer.answered:
+                answered += 1
+                lengths.append(len(answer_body(answer.text)))
+                contains += contains_gold(answer_body(answer.text), gold)
+        else:
+            declined += not answer.answered
+    n = len(rows)
+    return {
+        "n": n, "answered": answered / n if answerable else 1 - declined / n,
+        "contains": contains / n if answerable else None, "declined": declined / n if not answerable else None,
+        "len50": statistics.median(lengths) if lengths else None,
+        "len90": sorted(lengths)[int(0.9 * (len(lengths) - 1))] if lengths else None,
+        "lenmax": max(lengths) if lengths else None, "ms": statistics.median(times),
+    }
 
-    fixture = REPO / "tests" / "fixtures" / "korean"
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(RAG_DATA_DIR=tmp, LLM_PROVIDER="extractive")
-        embedder = create_embedder(settings.embedding_model_name, cache_dir=settings.cache_dir)
-        service = create_service(settings, embedder=embedder)
-        index_corpus(service, read_corpus(fixture / "corpus.jsonl"))
-        queries = read_queries(fixture / "queries.jsonl")
-        hits = {q: service.search(text) for q, text in queries.items()}
-        row = []
-        for threshold in thresholds:
-            answerer = ExtractiveAnswerer(embedder, min_relevance=threshold)
-            answered = sum(answerer.generate(queries[q], hits[q]).answered for q in queries)
-            row.append(f"{answered}/{len(queries)}")
-        service.close()
-    lines = ["### Korean test set (tests/fixtures/korean, every question answerable)", "",
-             "Command: `.venv/bin/python bench/bench_answers.py --korean-only`", "",
-             "| RAG_MIN_RELEVANCE | " + " | ".join(f"{t:.2f}" for t in thresholds) + " |",
-             "|---|" + "---:|" * len(thresholds), "| answered | " + " | ".join(row) + " |"]
-    write_section("bench_answers_korean", lines)
-    print("\n".join(lines))
+
+def service_for(name: str):
+    settings = Settings(RAG_DATA_DIR=REPO / ".cache" / f"bench-answers-{name}", LLM_PROVIDER="extractive")
+    embedder = create_embedder(settings.embedding_model_name, cache_dir=settings.cache_dir)
+    return create_service(settings, embedder=embedder), embedder
+
+
+def english_sets(service) -> dict[str, list]:
+    corpus = read_corpus(SHARED / "data" / "squad-v1.1" / "corpus.jsonl.gz")
+    index_corpus(service, [d for d in corpus if article_of(d.doc_id) % HELD_OUT_EVERY != HELD_OUT_EVERY - 1])
+    with gzip.open(SHARED / "data" / "squad-v1.1" / "queries.jsonl.gz", "rt", encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle]
+    inside = [r for r in rows if article_of(r["metadata"]["doc_id"]) % HELD_OUT_EVERY != HELD_OUT_EVERY - 1]
+    outside = [r for r in rows if article_of(r["metadata"]["doc_id"]) % HELD_OUT_EVERY == HELD_OUT_EVERY - 1]
+    random.Random(0).shuffle(inside)
+    random.Random(0).shuffle(outside)
+    claims = sorted(read_queries(SHARED / "data" / "scifact" / "queries.train.jsonl").values())
+    random.Random(0).shuffle(claims)
+    # The first 500 / 300 / 200 are reported; the answerer was tuned on the next ones.
+    return {
+        "SQuAD, indexed articles (answerable)": [(r["text"], r["metadata"]["answers"], service.search(r["text"])) for r in inside[:500]],
+        "SQuAD, held-out articles (unanswerable)": [(r["text"], [], service.search(r["text"])) for r in outside[:300]],
+        "SciFact claims (off-topic)": [(c, [], service.search(c)) for c in claims[:200]],
+    }
+
+
+def korean_sets(service) -> dict[str, list]:
+    corpus, queries, qrels, answers = read_squad(SHARED / "data" / "korquad" / "KorQuAD_v1.0_dev.json")
+    index_corpus(service, corpus)  # converted at run time, never stored (CC BY-ND)
+    by_half: dict[int, list[str]] = {0: [], 1: []}
+    for query_id in queries:
+        by_half[article_of(next(iter(qrels[query_id]))) % 2].append(query_id)
+    for ids in by_half.values():
+        random.Random(0).shuffle(ids)
+    return {
+        "KorQuAD even articles (tuned on)": [(queries[q], answers[q], service.search(queries[q])) for q in by_half[0][:600]],
+        "KorQuAD odd articles (held out, reported once)": [(queries[q], answers[q], service.search(queries[q])) for q in by_half[1][:600]],
+    }
+
+
+def chunk_chars(service) -> tuple[int, float]:
+    count = service.count_chunks()
+    documents, _ = service.list_documents(limit=200)
+    lengths = [len(c.text) for d in documents for c in service.document_chunks(d.document_id)]
+    return count, statistics.mean(lengths)
+
+
+def fmt(value, spec: str) -> str:
+    return "–" if value is None else format(value, spec)
 
 
 def main() -> None:
-    korean(THRESHOLDS)
-    if "--korean-only" in sys.argv:
-        return
-    base = SHARED / "data" / "squad-v1.1"
-    with gzip.open(base / "queries.jsonl.gz", "rt", encoding="utf-8") as handle:
-        rows = [json.loads(line) for line in handle]
-    sample = random.Random(0).sample([r for r in rows if r["metadata"]["answers"]], SAMPLE)
-    claims = read_queries(SHARED / "data" / "scifact" / "queries.train.jsonl")
-    off_topic = random.Random(0).sample(sorted(claims.values()), UNANSWERABLE)
+    with_baseline = "--no-baseline" not in sys.argv
+    results: list[tuple[str, str, dict]] = []
+    chunks = {}
+    for name, build in (("squad", english_sets), ("korquad", korean_sets)):
+        service, embedder = service_for(name)
+        sets = build(service)
+        chunks[name] = chunk_chars(service)
+        answerers = {"ours (default)": ExtractiveAnswerer(min_relevance=Settings().min_relevance)}
+        for set_name, rows in sets.items():
+            for who, answerer in answerers.items():
+                results.append((set_name, who, measure(answerer, rows)))
+                print(set_name, who, results[-1][2], flush=True)
+            if with_baseline:
+                few = rows[:BASELINE_SAMPLE]
+                for who, answerer in (("ours (default)", answerers["ours (default)"]),
+                                      (f"today's ({BASELINE_COMMIT})", baseline_answerer(embedder))):
+                    results.append((f"{set_name}, first {len(few)}", who, measure(answerer, few)))
+                    print(results[-1][0], who, results[-1][2], flush=True)
+        service.close()
 
-    settings = Settings(RAG_DATA_DIR=REPO / ".cache" / "bench-squad", LLM_PROVIDER="extractive")
-    embedder = create_embedder(settings.embedding_model_name, cache_dir=settings.cache_dir)
-    service = create_service(settings, embedder=embedder)
-    index_corpus(service, read_corpus(base / "corpus.jsonl.gz"))
-    answerers = {t: ExtractiveAnswerer(embedder, min_relevance=t) for t in THRESHOLDS}
-
-    stats = {t: {"answered": 0, "contains": 0, "contains_answered": 0, "off_answered": 0} for t in THRESHOLDS}
-    in_sources = 0
-    latencies = []
-    for row in sample:
-        gold = [normalize(a) for a in row["metadata"]["answers"]]
-        started = time.perf_counter()
-        hits = service.search(row["text"])
-        for threshold, answerer in answerers.items():
-            answer = answerer.generate(row["text"], hits)
-            if threshold == settings.min_relevance:
-                latencies.append((time.perf_counter() - started) * 1000)
-            if answer.answered:
-                stats[threshold]["answered"] += 1
-                if any(g and g in normalize(answer.text) for g in gold):
-                    stats[threshold]["contains"] += 1
-        in_sources += any(g and g in normalize(" ".join(h.chunk.text for h in hits)) for g in gold)
-    for claim in off_topic:
-        hits = service.search(claim)
-        for threshold, answerer in answerers.items():
-            stats[threshold]["off_answered"] += answerer.generate(claim, hits).answered
-
-    default = settings.min_relevance
     lines = [
-        "## Extractive answers (SQuAD v1.1, 500 questions; 200 off-topic SciFact claims)", "",
-        "Command: `.venv/bin/python bench/bench_answers.py` (sample: `random.Random(0)`; top 5 sources, hybrid retrieval)", "",
-        f"A gold answer is in the retrieved sources for {in_sources / SAMPLE:.1%} of the questions (the ceiling).", "",
-        "| RAG_MIN_RELEVANCE | answered (SQuAD) | answer contains a gold answer | … of the answered | "
-        "off-topic claims answered (should be 0) |",
-        "|---:|---:|---:|---:|---:|",
+        "## Extractive answers (SQuAD 2.0-style from SQuAD v1.1; KorQuAD 1.0)", "",
+        "Command: `RAG_SHARED_DIR=/work/shared .venv/bin/python bench/bench_answers.py` (samples `random.Random(0)`; "
+        "top 5 sources of the default hybrid retrieval; the same retrieved sources go to both answerers)", "",
+        "| set | answerer | answered | contains a gold answer | declined | answer chars p50 / p90 / max | answerer ms p50 |",
+        "|---|---|---:|---:|---:|---|---:|",
     ]
-    for threshold in THRESHOLDS:
-        s = stats[threshold]
-        mark = " (default)" if threshold == default else ""
+    for set_name, who, r in results:
         lines.append(
-            f"| {threshold:.2f}{mark} | {s['answered'] / SAMPLE:.1%} | {s['contains'] / SAMPLE:.1%} | "
-            f"{s['contains'] / max(s['answered'], 1):.1%} | {s['off_answered'] / UNANSWERABLE:.1%} |")
-    lines += ["", f"Question to answer (retrieval + extractive answer, default gate), p50 "
-              f"{statistics.median(latencies):.0f} ms, p95 {statistics.quantiles(latencies, n=20)[18]:.0f} ms "
-              "(shared 2-core machine)."]
+            f"| {set_name} ({r['n']}) | {who} | {r['answered']:.1%} | {fmt(r['contains'], '.1%')} | "
+            f"{fmt(r['declined'], '.1%')} | {fmt(r['len50'], '.0f')} / {fmt(r['len90'], '.0f')} / {fmt(r['lenmax'], 'd')} | "
+            f"{r['ms']:.1f} |")
+    base = {s: r for s, who, r in results if not who.startswith("ours")}
+    ours = {s: r for s, who, r in results if who.startswith("ours") and s in base}
+    if base:
+        ratio = statistics.median(base[s]["ms"] / ours[s]["ms"] for s in ours)
+        lines += ["", f"Answerer time, same run: today's / ours = x{ratio:.0f} (median over the sets; MiniLM fp32, "
+                  "2 threads, shared 2-core machine)."]
+    lines += ["", f"Chunks: SQuAD {chunks['squad'][0]:,} (mean {chunks['squad'][1]:.0f} characters, first 200 "
+              f"documents), KorQuAD {chunks['korquad'][0]:,} (mean {chunks['korquad'][1]:.0f} characters)."]
     write_section("bench_answers", lines)
     print("\n".join(lines))
 

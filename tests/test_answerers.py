@@ -12,15 +12,15 @@ from openai_wire import Script, openai_wire_server
 
 class TestExtractiveAnswerer(AnswerGeneratorContract):
     @pytest.fixture()
-    def answerer(self, minilm):
+    def answerer(self):
         from rag_assistant.answering.extractive import ExtractiveAnswerer
 
-        return ExtractiveAnswerer(minilm)
+        return ExtractiveAnswerer()
 
 
 class TestOpenAIAnswererProtocolContract(AnswerGeneratorContract):
     @pytest.fixture()
-    def answerer(self, hashing_embedder):
+    def answerer(self):
         from rag_assistant.answering.extractive import ExtractiveAnswerer
         from rag_assistant.answering.llm import LlmAnswerer
         from rag_assistant.answering.openai_chat import OpenAIChat
@@ -29,4 +29,93 @@ class TestOpenAIAnswererProtocolContract(AnswerGeneratorContract):
         with openai_wire_server(script) as url:
             chat = OpenAIChat(provider="openai", model="gpt-4o-mini", api_key="sk-test-not-real", base_url=url,
                               temperature=0.1, max_tokens=300, timeout=5.0, max_retries=0)
-            yield LlmAnswerer(chat, ExtractiveAnswerer(hashing_embedder))
+            yield LlmAnswerer(chat, ExtractiveAnswerer())
+
+
+# --- what the extractive answerer quotes ----------------------------------------------------
+
+def _hits(*texts: str, heading: str | None = None):
+    from rag_assistant.models import Chunk, SearchHit
+
+    return [SearchHit(Chunk(f"d{n}:v1:{n:05d}", f"d{n}", n, text, heading=heading), f"doc{n}.md", 1.0 - n / 10)
+            for n, text in enumerate(texts)]
+
+
+DEPLOY = ("Deploy the stack with the CDK from the infrastructure folder once your AWS credentials are set.\n"
+          "cd infrastructure/cdk && npx cdk deploy RagServerlessStack\n"
+          "API_URL=$(aws cloudformation describe-stacks --stack-name RagServerlessStack \\\n"
+          "| Output | Value |\n| --- | --- |\n"
+          "<!-- bench_aws:end --> The stack deploys in about five minutes.")
+
+
+def test_prose_is_quoted_not_shell_lines_or_markup() -> None:
+    from rag_assistant.answering.extractive import ExtractiveAnswerer
+
+    answer = ExtractiveAnswerer().generate("How do I deploy the stack to AWS?", _hits(DEPLOY))
+    assert answer.answered
+    assert answer.text.startswith("Deploy the stack with the CDK")
+    for debris in ("$(", "npx", "| ---", "<!--", "\\"):
+        assert debris not in answer.text
+
+
+def test_a_question_about_the_command_gets_the_command() -> None:
+    from rag_assistant.answering.extractive import ExtractiveAnswerer
+
+    answer = ExtractiveAnswerer().generate("Which command deploys the RagServerlessStack with npx cdk?", _hits(DEPLOY))
+    assert answer.answered and "npx cdk deploy RagServerlessStack" in answer.text
+
+
+def test_a_fragment_is_never_quoted_first() -> None:
+    from rag_assistant.answering.extractive import ExtractiveAnswerer
+
+    chunk = ("Zero trust tenets network location trust\n"
+             "Zero trust grants no implicit trust to assets based on their network location alone.")
+    answer = ExtractiveAnswerer().generate("Does zero trust grant trust based on network location?", _hits(chunk))
+    assert answer.answered and answer.text.startswith("Zero trust grants no implicit trust")
+
+
+def test_the_sentence_that_answers_wins_over_the_one_that_names_the_topic() -> None:
+    from rag_assistant.answering.extractive import ExtractiveAnswerer
+
+    chunk = ("The Bell Rock Lighthouse, off the coast of Angus, Scotland, is the oldest surviving sea-washed "
+             "lighthouse in the world. It was built between 1807 and 1810 by Robert Stevenson.")
+    answer = ExtractiveAnswerer().generate("Who built the Bell Rock Lighthouse?", _hits(chunk))
+    assert answer.answered and "Robert Stevenson" in answer.text
+
+
+def test_a_long_sentence_is_cut_to_the_clauses_that_answer() -> None:
+    from rag_assistant.answering.extractive import ExtractiveAnswerer
+
+    sentence = ("After a long campaign across the northern provinces, during which the army lost many of its horses "
+                "to the winter, the Jin capital of Zhongdu was captured in 1215 by Genghis Khan, who left a garrison "
+                "there, and the court fled south to Kaifeng, where it remained for another two decades.")
+    answer = ExtractiveAnswerer().generate("When did Genghis Khan capture the Jin capital?", _hits(sentence))
+    assert answer.answered and "1215" in answer.text
+    assert len(answer.text) < len(sentence) * 0.75
+    quote = answer.quotes[1]
+    assert quote in sentence  # still quoted verbatim
+
+
+def test_a_passage_on_the_topic_that_lacks_the_question_is_declined() -> None:
+    from rag_assistant.answering.extractive import ExtractiveAnswerer
+
+    # About the same lighthouse, but nothing about who designed its lens or when.
+    chunk = ("The Bell Rock Lighthouse, off the coast of Angus, Scotland, is the oldest surviving sea-washed "
+             "lighthouse in the world. Its light can be seen from 35 miles away.")
+    answer = ExtractiveAnswerer().generate("Which Parisian optician designed the Fresnel lens of the Cordouan "
+                                           "lighthouse in 1823?", _hits(chunk))
+    assert not answer.answered
+
+
+def test_korean_answer_quotes_the_sentence_with_the_answer() -> None:
+    from rag_assistant.answering.extractive import ExtractiveAnswerer
+
+    chunk = ("재택근무 정책은 2023년에 개정되었다. 재택근무는 주 2회까지 허용되며 회사가 지급한 노트북을 사용해야 한다. "
+             "공용 와이파이에서는 업무 시스템에 접속할 수 없다.")
+    answerer = ExtractiveAnswerer()
+    answer = answerer.generate("재택근무는 일주일에 몇 번 가능한가요?", _hits(chunk))
+    assert answer.answered and answer.text.startswith("재택근무는 주 2회까지 허용되며")
+    assert "와이파이" not in answer.text
+    wifi = answerer.generate("공용 와이파이에서 업무 시스템에 접속할 수 있나요?", _hits(chunk))
+    assert wifi.answered and "접속할 수 없다" in wifi.text
+    assert not answerer.generate("회사 주차장은 몇 층에 있나요?", _hits(chunk)).answered

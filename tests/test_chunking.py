@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from rag_assistant.embedding.hashing import HashingEmbedder
 from rag_assistant.ingestion.chunking import chunk_sections, split_spans
 from rag_assistant.models import Section
+from rag_assistant.text.sentences import split_sentences
 
 
 class CharCounter:
@@ -119,3 +120,40 @@ def test_heading_budget_keeps_chunks_inside_the_model_window() -> None:
     for c in chunks:
         assert WORDS.count_tokens([c.embedding_text()])[0] <= 40
         assert c.heading == heading
+
+
+KOREAN_SENTENCES = [
+    "제로 트러스트는 네트워크 위치만으로 암묵적 신뢰를 부여하지 않는 보안 모델입니다.",
+    "모든 접근 요청은 세션마다 인증과 인가를 거친 뒤에만 허용됩니다.",
+    "정책 결정 지점은 주체의 신원과 장치 상태를 함께 평가합니다.",
+    "기업의 자산과 서비스는 위치와 관계없이 동일한 방식으로 보호됩니다.",
+    "접근 권한은 작업에 필요한 최소한으로 제한되어야 합니다.",
+    "모든 통신은 네트워크 위치와 관계없이 암호화되어야 합니다.",
+]
+
+
+def test_korean_chunks_hold_a_paragraph_with_a_model_that_cannot_read_hangul(minilm) -> None:
+    # MiniLM splits each syllable into jamo (~1.4 tokens each): counted its way, a 200-token
+    # budget cut this 300-character paragraph into two chunks, the cut mid-sentence.
+    text = " ".join(KOREAN_SENTENCES * 2)
+    assert minilm.count_tokens([text])[0] > 200
+    chunks = chunk_sections("doc", "v1", [Section(text=text)], minilm, 200, 32)
+    assert len(chunks) == 1 and chunks[0].text == text
+    longer = "\n\n".join(" ".join(KOREAN_SENTENCES) for _ in range(6))
+    chunks = chunk_sections("doc", "v1", [Section(text=longer)], minilm, 200, 32)
+    assert len(chunks) > 1
+    sentences = set(KOREAN_SENTENCES)
+    for chunk in chunks:
+        # Every chunk is whole sentences: none starts or ends inside one.
+        assert set(split_sentences(chunk.text)) <= sentences, chunk.text
+        assert 250 <= len(chunk.text) <= 1000
+
+
+def test_the_budget_counts_hangul_by_syllables_only_for_a_model_that_cannot_read_it(minilm) -> None:
+    from rag_assistant.ingestion.chunking import budget_counter
+
+    counter = budget_counter(minilm)
+    assert counter.count_tokens(["가나다라"]) == [2]  # two syllables a token
+    english = "Zero trust grants no implicit trust."
+    assert counter.count_tokens([english]) == minilm.count_tokens([english])
+    assert budget_counter(WORDS) is WORDS  # a counter that does not say it cannot read Hangul is trusted

@@ -70,3 +70,33 @@ def test_bad_files_are_one_clear_line(tmp_path: Path, model_cache: Path) -> None
         env={"RAG_DATA_DIR": str(tmp_path / "e"), "RAG_CACHE_DIR": str(model_cache)},
     )
     assert result.exit_code == 1 and "corpus.jsonl:2: not JSON" in result.stderr
+
+
+def run_squad_eval(tmp_path: Path, model_cache: Path, *extra: str) -> dict:
+    result = CliRunner().invoke(
+        cli, ["eval", "--squad", str(FIXTURES / "squad_tiny" / "squad.json"), "--json", *extra],
+        env={"RAG_DATA_DIR": str(tmp_path / "eval"), "RAG_CACHE_DIR": str(model_cache), "LLM_PROVIDER": "extractive"},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.mark.slow
+def test_squad_file_scores_answers_and_abstention(tmp_path: Path, model_cache: Path) -> None:
+    report = run_squad_eval(tmp_path, model_cache, "--answers", "--hold-out", "4")
+    assert report["indexed"] == 3  # the fourth article is held out of the index
+    assert report["queries"] == 4 and report["ndcg_at_10"] == 1.0
+    answers = report["answers"]
+    assert answers["generator"] == "extractive"
+    # 4 answerable questions; 2 is_impossible + 2 about the held-out article.
+    assert (answers["answerable"], answers["unanswerable"]) == (4, 4)
+    assert answers["contains_gold"] == 1.0 and answers["declined"] == 1.0
+    assert answers["answer_chars_max"] <= 200  # a sentence, not the paragraph
+
+
+def test_answers_need_a_squad_file(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["eval", "--corpus", str(TINY / "corpus.jsonl"), "--queries", str(TINY / "queries.jsonl"), "--answers"],
+        env={"RAG_DATA_DIR": str(tmp_path / "eval")})
+    assert result.exit_code != 0 and "--squad" in result.output

@@ -289,11 +289,10 @@ def test_explicit_openai_without_a_key_answers_extractively_with_a_notice(tmp_pa
 def test_openai_compatible_needs_a_base_url_and_model(tmp_path) -> None:
     from rag_assistant.bootstrap import create_answerer
     from rag_assistant.config import Settings
-    from rag_assistant.embedding.hashing import HashingEmbedder
     from rag_assistant.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="LLM_BASE_URL"):
-        create_answerer(Settings(RAG_DATA_DIR=tmp_path, LLM_PROVIDER="openai-compatible"), HashingEmbedder())
+        create_answerer(Settings(RAG_DATA_DIR=tmp_path, LLM_PROVIDER="openai-compatible"))
     with pytest.raises(ValueError, match="LLM_PROVIDER"):
         Settings(LLM_PROVIDER="gpt")
 

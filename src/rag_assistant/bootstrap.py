@@ -29,12 +29,12 @@ def create_store(settings: Settings) -> VectorStore:
     raise ConfigurationError(f"VECTORSTORE_BACKEND={settings.vectorstore_backend!r} is not supported")
 
 
-def create_answerer(settings: Settings, embedder: Embedder) -> AnswerGenerator:
+def create_answerer(settings: Settings) -> AnswerGenerator:
     """LLM_PROVIDER -> the answer generator. The extractive answerer is always built: it is
     the offline default and every LLM answerer's fallback."""
     from .answering.extractive import ExtractiveAnswerer
 
-    extractive = ExtractiveAnswerer(embedder, min_relevance=settings.min_relevance)
+    extractive = ExtractiveAnswerer(min_relevance=settings.min_relevance)
     provider = settings.llm_provider
     if provider == "extractive":
         return extractive
@@ -114,4 +114,4 @@ def create_service(settings: Settings, *, embedder: Embedder | None = None) -> R
         bedrock_region=settings.bedrock_region_or_default,
     )
     store = create_store(settings)
-    return RagService(settings, store, embedder, lambda: create_answerer(settings, embedder))
+    return RagService(settings, store, embedder, lambda: create_answerer(settings))

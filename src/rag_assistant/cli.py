@@ -247,12 +247,18 @@ def export_model(out_dir: Path, fp32: bool) -> None:
 
 
 @cli.command(name="eval")
-@click.option("--corpus", "corpus_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--corpus", "corpus_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="BEIR corpus.jsonl[.gz] (_id, title, text)")
-@click.option("--queries", "queries_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--queries", "queries_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="BEIR queries.jsonl[.gz] (_id, text)")
 @click.option("--qrels", "qrels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="qrels TSV with a header (query-id, corpus-id, score)")
+@click.option("--squad", "squad_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="a SQuAD-format file (v1.1, v2.0, KorQuAD) instead: paragraphs are the corpus")
+@click.option("--answers", "score_answers_too", is_flag=True,
+              help="also ask every question and score the answers against the gold ones (needs --squad)")
+@click.option("--hold-out", type=click.IntRange(2), default=None, metavar="K",
+              help="with --squad: leave every K-th article out of the index; its questions must be declined")
 @click.option("--top-k", type=click.IntRange(1, 1000), default=100, show_default=True)
 @click.option("--run-out", type=click.Path(dir_okay=False, path_type=Path), help="write a TREC run file")
 @click.option("--retrieval", type=click.Choice(["hybrid", "dense", "keyword", "rrf"]), default=None,
@@ -261,13 +267,17 @@ def export_model(out_dir: Path, fp32: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @_friendly_errors
-def evaluate(ctx: click.Context, corpus_path: Path, queries_path: Path, qrels_path: Path | None, top_k: int,
+def evaluate(ctx: click.Context, corpus_path: Path | None, queries_path: Path | None, qrels_path: Path | None,
+             squad_path: Path | None, score_answers_too: bool, hold_out: int | None, top_k: int,
              run_out: Path | None, retrieval: str | None, sample: int | None, as_json: bool) -> None:
-    """Measure retrieval on a BEIR-format golden set: nDCG@10, Recall@100, MRR@10, latency.
+    """Measure retrieval on a golden set: nDCG@10, Recall@100, MRR@10, latency; with
+    --answers, the answers too: how often they contain a gold answer, how often questions the
+    documents cannot answer are declined, and how long the answers are.
 
-    The corpus is indexed into the store of RAG_DATA_DIR (each document keeps its _id;
-    unchanged ones are skipped on later runs), then every query runs through the same
-    retrieval as `rag search`.
+    The golden set is BEIR files (--corpus, --queries, --qrels) or one SQuAD-format file
+    (--squad). The corpus is indexed into the store of RAG_DATA_DIR (each document keeps its
+    id; unchanged ones are skipped on later runs), then every query runs through the same
+    retrieval as `rag search` (and, with --answers, the same answers as `rag ask`).
     """
     import random
     import statistics
@@ -275,23 +285,44 @@ def evaluate(ctx: click.Context, corpus_path: Path, queries_path: Path, qrels_pa
     from .evaluation.beir import read_corpus, read_qrels, read_queries
     from .evaluation.runner import EvalReport, index_corpus, run_queries, score_run, write_trec_run
 
+    answers: dict[str, list[str]] = {}
     try:
-        corpus = read_corpus(corpus_path)
-        queries = read_queries(queries_path)
-        qrels = read_qrels(qrels_path) if qrels_path else None
+        if squad_path:
+            if corpus_path or queries_path or qrels_path:
+                raise click.UsageError("give either --squad or BEIR files (--corpus, --queries, --qrels), not both")
+            from .evaluation.squad import article_of, read_squad
+
+            corpus, queries, qrels, answers = read_squad(squad_path)
+            if hold_out:
+                # Questions about articles the index never saw: the answerer must decline them.
+                held = {d.doc_id for d in corpus if article_of(d.doc_id) % hold_out == hold_out - 1}
+                corpus = [d for d in corpus if d.doc_id not in held]
+                for query_id, judged in list(qrels.items()):
+                    if set(judged) <= held:
+                        del qrels[query_id]
+                        answers[query_id] = []
+        else:
+            if not corpus_path or not queries_path:
+                raise click.UsageError("--corpus and --queries are required (or give a SQuAD-format file with --squad)")
+            if score_answers_too or hold_out:
+                raise click.UsageError("--answers and --hold-out need gold answers: give a SQuAD-format file with --squad")
+            corpus = read_corpus(corpus_path)
+            queries = read_queries(queries_path)
+            qrels = read_qrels(qrels_path) if qrels_path else None
     except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-    if qrels is not None:
+    if qrels is not None and not squad_path:
         queries = {q: t for q, t in queries.items() if q in qrels}
     if sample and sample < len(queries):
         chosen = sorted(random.Random(0).sample(sorted(queries), sample))
         queries = {q: queries[q] for q in chosen}
+    judged_queries = {q: t for q, t in queries.items() if qrels is None or q in qrels}
     service = _service(ctx)
     quiet = as_json or not sys.stderr.isatty()
     with click.progressbar(length=len(corpus), label="Indexing", file=sys.stderr, hidden=quiet) as bar:
         indexed, unchanged, failed = index_corpus(service, corpus, bar.update)
-    with click.progressbar(length=len(queries), label="Querying", file=sys.stderr, hidden=quiet) as bar:
-        run, latencies = run_queries(service, corpus, queries, top_k, retrieval, bar.update)
+    with click.progressbar(length=len(judged_queries), label="Querying", file=sys.stderr, hidden=quiet) as bar:
+        run, latencies = run_queries(service, corpus, judged_queries, top_k, retrieval, bar.update)
     ndcg, recall, mrr, judged = score_run(run, qrels)
     mode = retrieval or service.describe().retrieval_mode
     if run_out:
@@ -299,16 +330,40 @@ def evaluate(ctx: click.Context, corpus_path: Path, queries_path: Path, qrels_pa
     cuts = statistics.quantiles(latencies, n=20) if len(latencies) >= 2 else latencies * 19
     report = EvalReport(judged, ndcg, recall, mrr, statistics.median(latencies) if latencies else 0.0,
                         cuts[18] if cuts else 0.0, indexed, unchanged, failed, mode)
+    answer_report = None
+    if score_answers_too:
+        from .evaluation.answers import score_answers
+
+        with click.progressbar(length=len(queries), label="Answering", file=sys.stderr, hidden=quiet) as bar:
+            answer_report = score_answers(service, queries, answers, bar.update)
     if as_json:
-        _emit_json(report.to_dict())
+        body = report.to_dict()
+        if answer_report is not None:
+            body["answers"] = answer_report.to_dict()
+        _emit_json(body)
         return
     click.echo(f"{len(corpus)} documents ({indexed} indexed, {unchanged} unchanged, {len(failed)} failed), "
                f"{report.queries} queries, retrieval: {mode}")
     if ndcg is not None:
         click.echo(f"nDCG@10 {ndcg:.4f}   Recall@100 {recall:.4f}   MRR@10 {mrr:.4f}")
     click.echo(f"query latency p50 {report.latency_ms_p50:.1f} ms, p95 {report.latency_ms_p95:.1f} ms")
+    if answer_report is not None:
+        _echo_answer_report(answer_report)
     for line in failed[:10]:
         click.echo(f"failed: {line}", err=True)
+
+
+def _echo_answer_report(report) -> None:  # report: evaluation.answers.AnswerReport
+    click.echo(f"answers ({report.generator}):")
+    if report.answerable:
+        click.echo(f"  {report.answerable} answerable: contains a gold answer {report.contains_gold:.1%}, "
+                   f"answered {report.answered:.1%}, gold in the sources {report.gold_in_sources:.1%}")
+    if report.answer_chars_p50 is not None:
+        click.echo(f"  answer length: median {report.answer_chars_p50:.0f} characters, "
+                   f"p90 {report.answer_chars_p90:.0f}, max {report.answer_chars_max}")
+    if report.unanswerable:
+        click.echo(f"  {report.unanswerable} unanswerable: declined {report.declined:.1%}")
+    click.echo(f"  question to answer p50 {report.latency_ms_p50:.1f} ms")
 
 
 def _validated_question(text: str) -> str:

@@ -1,35 +1,85 @@
-"""The offline answerer: quotes the sentences of the retrieved chunks that best answer the
-question, each cited with its source number. No LLM, no network, nothing invented.
+"""The offline answerer: quotes the sentence of the retrieved chunks that answers the question
+(trimmed to the clauses that do when it is long), cited with its source number. No LLM, no
+network, nothing invented.
 
-A sentence's score mixes its embedding similarity to the question with how many of the
-question's content words it contains (embeddings alone favour on-topic sentences that do
-not answer; words alone favour sentences that repeat the question), plus a small prior
-for the rank of the chunk it came from.
+How it reads, and why (docs/BENCHMARKS.md, extractive answers):
+
+- Candidates are prose: code and shell lines, table debris and Markdown/HTML markup are
+  quoted only when the question asks for them; a fragment (a heading, a cell) is never
+  quoted first.
+- A sentence answers when it holds the question's words — names and numbers weigh most —
+  in itself and the sentences around it, brings something the question does not (a
+  sentence that only repeats the question answers nothing), and, for "when"/"how many"
+  questions, holds a date or a number. Words are matched the way each language needs:
+  Snowball stems for English, syllable prefixes for Korean (a noun keeps its particle:
+  "트러스트의" is "트러스트" + "의").
+- It abstains when the best passage does not hold enough of the question (RAG_MIN_RELEVANCE,
+  the weighted share of the question's words found around the best sentence): that measures
+  whether a passage can answer, not whether it is on the topic — an article about the same
+  subject that lacks the question's names or dates is declined.
+
+It is lexical on purpose: embedding every candidate sentence cost ~200 ms a question on two
+cores, and measured no better than these rules on SQuAD (bench/bench_answers.py).
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
-import numpy as np
-
-from ..embedding.base import Embedder
 from ..models import SearchHit
-from ..retrieval.retriever import unreadable_by
-from ..text.keywords import keyword_terms, question_terms
+from ..text.keywords import STOPWORDS, keyword_terms, without_question_endings
+from ..text.language import HANGUL_RUN, is_korean
 from ..text.sentences import split_sentences
 from .base import GeneratedAnswer, no_answer_text
 
 _MIN_SENTENCE_CHARS = 12
-_MAX_SENTENCE_CHARS = 600
+#: Korean question words carry particles and endings that a prefix matches only in part, so
+#: the same gate reads lower in Korean: at 0.6 of it, KorQuAD's answerable questions are
+#: answered as often as SQuAD's at the full gate (docs/BENCHMARKS.md).
+KOREAN_GATE_SCALE = 0.6
+#: Sentences longer than this are trimmed to the clauses that hold the question's words.
+_LONG_SENTENCE_CHARS = 200
+#: A second sentence joins the best one only when it scores this close and adds words.
+_SECOND_SENTENCE_MARGIN = 0.05
 
 
 @dataclass(frozen=True, slots=True)
+class _Question:
+    #: (stemmed term, weight) for Latin-script words and numbers
+    latin: tuple[tuple[str, float], ...]
+    #: Hangul words, particles and endings attached (matched by prefix)
+    korean: tuple[str, ...]
+    #: per word of `weights`: how much it says in English text (names not boosted)
+    plain: tuple[float, ...]
+    #: "time" | "number" | None: what kind of answer the question wants
+    expects: str | None
+    #: the question asks about code, commands or markup: quote them too
+    wants_markup: bool
+    #: Korean "몇 번/명/층...": the counter a number in the answer carries ("주 2회")
+    counter: re.Pattern[str] | None = None
+
+    @property
+    def weights(self) -> list[float]:
+        # A longer Korean word is a more specific one ("주차장은" says more than "회사").
+        return [w for _, w in self.latin] + [korean_word_weight(w) for w in self.korean]
+
+
+@dataclass(slots=True)
 class _Candidate:
     source: int  # 1-based source number
-    position: int
+    position: int  # sentence index within its chunk
     text: str
+    matched: list[float]  # per question word: 0..1
+    novel: int  # content terms the question does not have
+    prose: bool
+    fragment: bool
+    score: float = 0.0
+    window: float = 0.0  # share of the question held by the sentence and its neighbours
 
 
 class ExtractiveAnswerer:
@@ -38,47 +88,48 @@ class ExtractiveAnswerer:
 
     def __init__(
         self,
-        embedder: Embedder,
         *,
-        min_relevance: float = 0.40,
-        max_sentences: int = 3,
+        min_relevance: float = 0.5,
+        max_sentences: int = 2,
         max_sources: int = 5,
-        max_chars: int = 900,
+        max_chars: int = 600,
     ) -> None:
-        self._embedder = embedder
         self._min_relevance = min_relevance
         self._max_sentences = max_sentences
         self._max_sources = max_sources
         self._max_chars = max_chars
 
     def generate(self, question: str, hits: Sequence[SearchHit]) -> GeneratedAnswer:
-        candidates = [
-            _Candidate(source=n, position=i, text=sentence[:_MAX_SENTENCE_CHARS])
-            for n, hit in enumerate(hits[: self._max_sources], start=1)
-            for i, sentence in enumerate(split_sentences(hit.chunk.text))
-            if len(sentence) >= _MIN_SENTENCE_CHARS
-        ]
-        if not candidates:
-            return GeneratedAnswer(no_answer_text(question), answered=False, quotes={})
-
-        scores, vectors, relevance = self._score(question, candidates, hits)
-        if relevance < self._min_relevance:
-            # Nothing retrieved is about the question: say so rather than quote noise.
-            return GeneratedAnswer(no_answer_text(question), answered=False, quotes={})
-        chosen = self._select(scores, vectors, candidates)
+        declined = GeneratedAnswer(no_answer_text(question), answered=False, quotes={})
+        asked = analyse_question(question)
+        weights = asked.weights
+        total = sum(weights)
+        if not hits or not total:
+            return declined
+        candidates = _candidates(asked, hits[: self._max_sources])
+        _score(asked, weights, total, candidates, hits)
+        first = [c for c in candidates if (c.prose or asked.wants_markup) and not c.fragment]
+        if not first:
+            return declined
+        best = max(first, key=lambda c: c.score)
+        gate = self._min_relevance * (KOREAN_GATE_SCALE if asked.korean and is_korean(question) else 1.0)
+        if max(c.window for c in first) < gate:
+            # The passages lack what the question names: say so rather than quote a neighbour.
+            return declined
+        chosen = self._select(best, candidates, weights)
         quotes: dict[int, list[str]] = {}
         parts: list[str] = []
-        for k, index in enumerate(chosen):
-            candidate = candidates[index]
-            quotes.setdefault(candidate.source, []).append(candidate.text)
-            # One citation per run of sentences from the same source.
-            run_ends = k + 1 == len(chosen) or candidates[chosen[k + 1]].source != candidate.source
-            parts.append(f"{candidate.text} [{candidate.source}]" if run_ends else candidate.text)
+        for k, candidate in enumerate(chosen):
+            quote = _trim(candidate, asked) if len(chosen) == 1 else candidate.text
+            quotes.setdefault(candidate.source, []).append(quote)
+            shown = quote if quote == candidate.text else _elided(candidate.text, quote)
+            run_ends = k + 1 == len(chosen) or chosen[k + 1].source != candidate.source
+            parts.append(f"{shown} [{candidate.source}]" if run_ends else shown)
         return GeneratedAnswer(
             " ".join(parts),
             answered=True,
             quotes={n: " … ".join(q) for n, q in quotes.items()},
-            cited=tuple(dict.fromkeys(candidates[i].source for i in chosen)),
+            cited=tuple(dict.fromkeys(c.source for c in chosen)),
             grounded=True,  # every sentence is quoted verbatim from the source it cites
         )
 
@@ -87,80 +138,288 @@ class ExtractiveAnswerer:
         yield answer.text
         yield answer
 
-    def _score(
-        self, question: str, candidates: list[_Candidate], hits: Sequence[SearchHit]
-    ) -> tuple[np.ndarray, np.ndarray, float]:
-        """Per-candidate scores, their vectors, and how relevant the best one is (0..1)."""
-        question_vector = self._embedder.embed_query(question)
-        vectors = self._embedder.embed_documents([c.text for c in candidates])
-        similarity = vectors @ question_vector
-        wanted = set(question_terms(question))
-        overlap = np.array(
-            [len(wanted & set(keyword_terms(c.text))) / len(wanted) if wanted else 0.0 for c in candidates],
-            dtype=np.float32,
-        )
-        top = max(h.score for h in hits) or 1.0
-        chunk_prior = np.array([hits[c.source - 1].score / top for c in candidates], dtype=np.float32)
-        # Fragments (acronym lists, headings, table cells) match words but answer nothing.
-        fragment = np.array([_fragment_penalty(c.text) for c in candidates], dtype=np.float32)
-        if unreadable_by(self._embedder, question):
-            # The model cannot read the question (MiniLM and Korean): its similarities are
-            # noise, so relevance and ranking rest on the shared keyword terms.
-            similarity = np.zeros_like(similarity)
-            relevance = float(overlap.max())
-        else:
-            relevance = float((0.5 * np.clip(similarity, 0, 1) + 0.5 * overlap).max())
-        return similarity + 0.5 * overlap + 0.3 * chunk_prior - fragment, vectors, relevance
-
-    def _select(
-        self, scores: np.ndarray, vectors: np.ndarray, candidates: list[_Candidate]
-    ) -> list[int]:
-        order = [int(i) for i in np.argsort(-scores)]
-        best = scores[order[0]]
-        chosen: list[int] = [order[0]]
-        length = len(candidates[order[0]].text)
-        for index in order[1:]:
-            if len(chosen) >= self._max_sentences or scores[index] < best - 0.1:
-                break
-            if length + len(candidates[index].text) > self._max_chars:
-                continue
-            # Overlapping chunks repeat sentences: skip near-duplicates of what we have.
-            if max(float(vectors[index] @ vectors[j]) for j in chosen) > 0.9:
-                continue
-            chosen.append(index)
-            length += len(candidates[index].text)
-        chosen = self._continue_lists(chosen, candidates, length)
-        # Read in document order within a source, sources in rank order.
-        return sorted(chosen, key=lambda i: (candidates[i].source, candidates[i].position))
-
-    def _continue_lists(self, chosen: list[int], candidates: list[_Candidate], length: int) -> list[int]:
-        """A chosen sentence that announces a list ("...the following tenets:") is useless
-        without the list: take the items that follow it in the same chunk while they fit."""
-        where = {(c.source, c.position): i for i, c in enumerate(candidates)}
-        result = list(chosen)
-        for index in chosen:
-            if not candidates[index].text.rstrip().endswith(":"):
-                continue
-            source, position = candidates[index].source, candidates[index].position + 1
-            last_position = max(c.position for c in candidates if c.source == source)
-            while position <= last_position:
-                nxt = where.get((source, position))
-                if nxt is not None and nxt not in result:
-                    if length + len(candidates[nxt].text) > self._max_chars:
+    def _select(self, best: _Candidate, candidates: list[_Candidate], weights: list[float]) -> list[_Candidate]:
+        chosen = [best]
+        length = len(best.text)
+        if best.text.rstrip().endswith(":"):
+            # "...the following tenets:" is useless without the list: take the items after it.
+            for candidate in candidates:
+                if candidate.source == best.source and candidate.position > best.position:
+                    if length + len(candidate.text) > self._max_chars:
                         break
-                    result.append(nxt)
-                    length += len(candidates[nxt].text)
-                position += 1
-        return result
+                    chosen.append(candidate)
+                    length += len(candidate.text)
+            return chosen
+        held = list(best.matched)
+        for candidate in sorted(candidates, key=lambda c: -c.score):
+            if len(chosen) >= self._max_sentences or candidate.score < best.score - _SECOND_SENTENCE_MARGIN:
+                break
+            if candidate is best or not candidate.prose or candidate.fragment:
+                continue
+            adds = sum(w for w, m, h in zip(weights, candidate.matched, held, strict=True) if m > h)
+            if not adds or length + len(candidate.text) > self._max_chars or candidate.text in (c.text for c in chosen):
+                continue
+            chosen.append(candidate)
+            length += len(candidate.text)
+            held = [max(m, h) for m, h in zip(candidate.matched, held, strict=True)]
+        # Read in document order within a source, sources in rank order.
+        return sorted(chosen, key=lambda c: (c.source, c.position))
 
 
-_TERMINAL = (".", "!", "?", ":", "。", "！", "？", "다", ")", '"', "”")
+# --- the question ----------------------------------------------------------------------------
+
+_WORD = re.compile(r"[\uac00-\ud7a3]+|[^\W_]+")
+_EXPECTS_TIME = re.compile(
+    r"^\s*when\b|\b(?:what|which)\s+(?:year|date|day|month|century|decade|time|period)\b|\bhow long ago\b"
+    r"|언제|몇\s*년|몇\s*월|몇\s*일|연도|날짜|시기",
+    re.IGNORECASE,
+)
+_EXPECTS_NUMBER = re.compile(
+    r"\bhow\s+(?:many|much|long|old|far|large|big|tall|high|often)\b|\bwhat\s+(?:percentage|percent|number|amount)\b"
+    r"|몇|얼마",
+    re.IGNORECASE,
+)
+_WANTS_MARKUP = re.compile(
+    r"\b(?:commands?|code|scripts?|syntax|shell|cli|snippets?|html|markdown|tags?|flags?|yaml|json|regex)\b"
+    r"|명령|코드|스크립트|구문",
+    re.IGNORECASE,
+)
+#: Korean words that ask rather than name (what, who, when, where, which, how, why).
+_KOREAN_ASKING = ("무엇", "무슨", "누구", "누가", "언제", "어디", "어떤", "어느", "어떻게", "얼마", "몇", "왜")
 
 
-def _fragment_penalty(sentence: str) -> float:
-    penalty = 0.0
-    if not sentence.rstrip().endswith(_TERMINAL):
-        penalty += 0.1
-    if len(sentence.split()) < 6:
-        penalty += 0.1
-    return penalty
+def analyse_question(question: str) -> _Question:
+    latin: dict[str, float] = {}
+    plain: dict[str, float] = {}
+    korean: list[str] = []
+    for index, word in enumerate(_WORD.findall(without_question_endings(question))):
+        if HANGUL_RUN.fullmatch(word):
+            if len(word) >= 2 and not word.startswith(_KOREAN_ASKING) and word not in korean:
+                korean.append(word)
+            continue
+        if word.lower() in STOPWORDS:
+            continue
+        # Names, numbers and rare words carry the question: a passage without them answers
+        # something else; "using", "called", "first" say little.
+        weight = said = word_weight(word)
+        if any(ch.isdigit() for ch in word) or (index > 0 and word[0].isupper()):
+            weight = max(weight, 1.0) * ENTITY_WEIGHT
+        for term in keyword_terms(word):
+            latin[term] = max(latin.get(term, 0.0), weight)
+            plain[term] = max(plain.get(term, 0.0), said)
+    expects = "time" if _EXPECTS_TIME.search(question) else "number" if _EXPECTS_NUMBER.search(question) else None
+    counted = _KOREAN_HOW_MANY.search(question)
+    counter = None
+    if counted and counted.group(1) not in "년월일":
+        units = _SAME_COUNTER.get(counted.group(1), counted.group(1))
+        counter = re.compile(rf"[\d일이삼사오육칠팔구십백천만두세네한]\s*(?:{'|'.join(units)})")
+    return _Question(tuple(latin.items()), tuple(korean),
+                     tuple(plain[t] for t in latin) + tuple(korean_word_weight(w) for w in korean),
+                     expects, bool(_WANTS_MARKUP.search(question)), counter)
+
+
+def korean_word_weight(word: str) -> float:
+    return float(min(3, len(word) - 1))
+
+
+_KOREAN_HOW_MANY = re.compile(r"몇\s*([\uac00-\ud7a3])")
+_SAME_COUNTER = {"번": ("번", "회"), "회": ("회", "번"), "차": ("차", "회", "번")}
+
+
+ENTITY_WEIGHT = 2.0
+
+
+@lru_cache(maxsize=1)
+def _word_ranks() -> dict[str, int]:
+    with (Path(__file__).with_name("english_words.txt")).open(encoding="utf-8") as handle:
+        return {line.strip(): rank for rank, line in enumerate(handle, start=1) if line.strip()}
+
+
+def word_weight(word: str) -> float:
+    """How much an English word says, from its frequency rank in English text: ~0.5 for the
+    commonest words, 1.0 for words past the 20,000 commonest (names, terms of art)."""
+    rank = _word_ranks().get(word.lower())
+    if rank is None:
+        return 1.0
+    return 0.35 + 0.65 * math.log(rank + 10) / math.log(20_000)
+
+
+# --- candidate sentences -------------------------------------------------------------------
+
+
+def _candidates(asked: _Question, hits: Sequence[SearchHit]) -> list[_Candidate]:
+    wanted = {term for term, _ in asked.latin}
+    candidates = []
+    for n, hit in enumerate(hits, start=1):
+        for position, sentence in enumerate(split_sentences(hit.chunk.text)):
+            if len(sentence) < _MIN_SENTENCE_CHARS:
+                continue
+            terms = set(keyword_terms(sentence))
+            matched = [1.0 if term in terms else 0.0 for term, _ in asked.latin]
+            matched += [_korean_match(word, sentence) for word in asked.korean]
+            novel = len(terms - wanted) if not asked.korean else _korean_novelty(asked, sentence)
+            prose = is_prose(sentence)
+            # A code line is judged as code (quoted when asked for), not as an unfinished sentence.
+            fragment = is_fragment(sentence) if prose else False
+            candidates.append(_Candidate(n, position, sentence, matched, novel, prose, fragment))
+    return candidates
+
+
+def _korean_match(word: str, sentence: str) -> float:
+    """How much of a Korean question word a sentence holds: 1.0 for the word or its stem
+    with a one-syllable particle/ending removed, partial credit for a shorter prefix."""
+    if word in sentence:
+        return 1.0
+    for keep in range(len(word) - 1, 1, -1):
+        if word[:keep] in sentence:
+            return min(1.0, (keep - 1) / max(1, len(word) - 2))
+    return 0.0
+
+
+def _korean_novelty(asked: _Question, sentence: str) -> int:
+    return sum(1 for word in HANGUL_RUN.findall(sentence) if not any(word[:2] == w[:2] for w in asked.korean))
+
+
+def _score(asked: _Question, weights: list[float], total: float, candidates: list[_Candidate],
+           hits: Sequence[SearchHit]) -> None:
+    """Two measures per sentence. `window`, for the gate: the weighted share of the question
+    found in the sentence, its neighbours and its section heading. `score`, for choosing:
+    question words weighted by how few candidate sentences hold them (the topic's name is in
+    every retrieved sentence, the word that asks — "built", "anthem" — only in the answer)."""
+    count = len(candidates)
+    spread = [sum(1 for c in candidates if c.matched[i] > 0) for i in range(len(weights))]
+    rarity = [w * math.log((count + 1) / (df + 0.5)) for w, df in zip(asked.plain, spread, strict=True)]
+    rare_total = sum(rarity) or 1.0
+    top = max(h.score for h in hits) or 1.0
+    at = {(c.source, c.position): c for c in candidates}
+    headings = [_heading_match(asked, hit) for hit in hits]
+    for c in candidates:
+        before = at.get((c.source, c.position - 1))
+        after = at.get((c.source, c.position + 1))
+        around = list(c.matched)
+        for neighbour in (before, after):
+            if neighbour is not None:
+                around = [max(a, b) for a, b in zip(around, neighbour.matched, strict=True)]
+        around = [max(a, b) for a, b in zip(around, headings[c.source - 1], strict=True)]
+        c.window = sum(w * m for w, m in zip(weights, around, strict=True)) / total
+        own = list(c.matched)
+        if before is not None and _REFERS_BACK.match(c.text):
+            # "It was built by ..." is about what the sentence before it names.
+            own = [max(m, 0.8 * b) for m, b in zip(own, before.matched, strict=True)]
+        chosen_by = sum(r * m for r, m in zip(rarity, own, strict=True)) / rare_total
+        c.score = (
+            chosen_by
+            + _WINDOW_WEIGHT * c.window
+            + _RANK_WEIGHT * hits[c.source - 1].score / top
+            + _type_fit(asked, c.text)
+            - (0.3 if c.novel == 0 else 0.0)
+        )
+
+
+_WINDOW_WEIGHT = 0.0
+_RANK_WEIGHT = 0.3
+_TYPE_FIT, _TYPE_MISS = 0.15, 0.1
+_REFERS_BACK = re.compile(r"(?:It|He|She|They|This|These|Its|His|Her|Their|그|이|그는|그녀는|이는)\b")
+
+
+def _heading_match(asked: _Question, hit: SearchHit) -> list[float]:
+    heading = hit.chunk.heading or ""
+    terms = set(keyword_terms(heading))
+    return [1.0 if t in terms else 0.0 for t, _ in asked.latin] + [_korean_match(w, heading) for w in asked.korean]
+
+
+_TIME = re.compile(
+    r"\b(?:1\d{3}|20\d{2})s?\b|\b(?:January|February|March|April|May|June|July|August|September|October"
+    r"|November|December|century|centuries|BC|AD|BCE)\b|\d+\s*(?:년|월|일|세기)|\d{1,2}:\d{2}"
+)
+_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundred|thousand|million|billion|dozen|half|once|twice)\b|[일이삼사오육칠팔구십백천만억]\s*(?:개|명|번|회|가지)",
+    re.IGNORECASE,
+)
+
+
+def _type_fit(asked: _Question, text: str) -> float:
+    expects = asked.expects
+    if asked.counter is not None:
+        return _TYPE_FIT if asked.counter.search(text) else -_TYPE_MISS
+    if expects == "time":
+        return _TYPE_FIT if _TIME.search(text) else -_TYPE_MISS
+    if expects == "number":
+        return _TYPE_FIT if _NUMBER.search(text) else -_TYPE_MISS
+    return 0.0
+
+
+# --- prose -----------------------------------------------------------------------------------
+
+# Shell and code: prompts and commands, pipes and substitutions, assignments, braces, line
+# continuations. Markup: Markdown links, emphasis, tables, headings, quotes; HTML tags.
+_CODE_LINE = re.compile(
+    r"^\s*(?:\$\s|>>>|#!|sudo\s|npm\s|npx\s|pip\s|git\s|cd\s|export\s|make\s|aws\s|curl\s|docker\s|"
+    r"python3?\s|import\s|from\s\S+\simport|def\s|class\s|return\s|[A-Za-z_][A-Za-z0-9_]*=\S)"
+    r"|\$\(|&&|\|\||\s\\$|[{};]\s*$|^\s*[}\])]|=>|::|\w\(\)"
+)
+_MARKUP = re.compile(r"\]\(|\*\*|__\w|^\s*(?:#{1,6}\s|>\s|\|)|<\/?[A-Za-z!][^>]{0,200}>|\|\s*:?-{3,}|`")
+_SYMBOLS = frozenset("{}[]<>|\\`$=;_/*#~^@")
+
+
+def is_prose(sentence: str) -> bool:
+    """Whether a sentence reads as prose: not code, a shell line, table debris or markup."""
+    if _CODE_LINE.search(sentence) or _MARKUP.search(sentence):
+        return False
+    symbols = sum(1 for ch in sentence if ch in _SYMBOLS)
+    if symbols > 2 and symbols > 0.04 * len(sentence):
+        return False
+    words = sentence.split()
+    # Table rows and number lists: mostly figures, few words.
+    figures = sum(1 for w in words if not any(ch.isalpha() for ch in w))
+    return figures * 2 <= len(words)
+
+
+_TERMINAL = (".", "!", "?", ":", "。", "！", "？", "다", "요", ")", '"', "”", "’")
+
+
+def is_fragment(sentence: str) -> bool:
+    """A heading, a caption or a cell: short and unfinished. Never the first thing quoted."""
+    stripped = sentence.rstrip()
+    finished = stripped.endswith(_TERMINAL)
+    short = len(stripped.split()) < (3 if is_korean(stripped) else 6)
+    return (not finished and short) or (not finished and len(stripped) < 40) or stripped[:1].islower()
+
+
+# --- the shortest span ---------------------------------------------------------------------
+
+_CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+|\s+(?=[–—]\s)|(?<=\s[–—])\s+|\s+(?=\()")
+
+
+def _trim(candidate: _Candidate, asked: _Question) -> str:
+    """A long sentence cut to its clauses from the first holding a question word to the one
+    after the last (the answer usually follows what the question names)."""
+    text = candidate.text
+    if len(text) <= _LONG_SENTENCE_CHARS:
+        return text
+    bounds = [0] + [m.end() for m in _CLAUSE_BREAK.finditer(text)] + [len(text)]
+    clauses = [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1) if bounds[i] < bounds[i + 1]]
+    if len(clauses) < 2:
+        return text
+    hits = [i for i, (s, e) in enumerate(clauses) if _holds_question_word(asked, text[s:e])]
+    if not hits:
+        return text
+    first, last = hits[0], min(len(clauses) - 1, hits[-1] + 1)
+    if asked.expects is not None:
+        # Stretch to a clause with the date or number asked for.
+        pattern = _TIME if asked.expects == "time" else _NUMBER
+        while last + 1 < len(clauses) and not pattern.search(text[clauses[first][0]:clauses[last][1]]):
+            last += 1
+    span = text[clauses[first][0] : clauses[last][1]].strip()
+    return span if len(span) >= 40 else text
+
+
+def _holds_question_word(asked: _Question, clause: str) -> bool:
+    terms = set(keyword_terms(clause))
+    return any(t in terms for t, _ in asked.latin) or any(_korean_match(w, clause) >= 1.0 for w in asked.korean)
+
+
+def _elided(sentence: str, span: str) -> str:
+    start = sentence.find(span)
+    return ("… " if start > 0 else "") + span + (" …" if start + len(span) < len(sentence.rstrip()) else "")

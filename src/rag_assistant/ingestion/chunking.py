@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..models import Chunk, Section
+from ..text.language import HANGUL_RUN
 from ..text.sentences import SENTENCE_BREAK
 
 
@@ -168,6 +169,33 @@ def _split_chars(
 
 # --- documents ---------------------------------------------------------------------------
 
+#: Hangul syllables per budget token for a model that cannot read Hangul. MiniLM's tokenizer
+#: splits every syllable into jamo (~1.4 tokens a syllable), so a 200-token budget gave Korean
+#: chunks of ~110 characters, cut mid-sentence; tokenizers that read Korean (multilingual
+#: sentencepiece models) average about two syllables a token, which gives Korean chunks of
+#: a paragraph, like English ones (docs/BENCHMARKS.md, Korean chunks).
+KOREAN_SYLLABLES_PER_TOKEN = 2
+
+
+class HangulAwareCounter:
+    """The embedder's token count, with Hangul counted as a Korean-reading tokenizer would
+    when the embedder itself cannot read it (what the model does not read, it need not see
+    whole: such a chunk is found by its keyword terms)."""
+
+    def __init__(self, counter: TokenCounter) -> None:
+        self._counter = counter
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        hangul = [sum(len(run) for run in HANGUL_RUN.findall(t)) for t in texts]
+        rest = self._counter.count_tokens([HANGUL_RUN.sub("", t) if n else t for t, n in zip(texts, hangul, strict=True)])
+        return [r + -(-n // KOREAN_SYLLABLES_PER_TOKEN) for r, n in zip(rest, hangul, strict=True)]
+
+
+def budget_counter(counter: TokenCounter) -> TokenCounter:
+    """The counter chunk budgets are measured with: the model's own, unless it cannot read Hangul."""
+    return counter if getattr(counter, "multilingual", True) else HangulAwareCounter(counter)
+
+
 
 def chunk_sections(
     document_id: str,
@@ -183,6 +211,7 @@ def chunk_sections(
     text so that a paragraph running across a page break stays together.
     """
     chunks: list[Chunk] = []
+    counter = budget_counter(counter)
     for heading, group in _group_by_heading(sections):
         text, page_starts, pages = _join_pages(group)
         budget = max_tokens

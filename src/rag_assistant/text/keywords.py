@@ -73,6 +73,11 @@ _KOREAN_QUESTION_ENDING = re.compile(
 )
 
 
+def without_question_endings(question: str) -> str:
+    """The question with its Korean interrogative endings removed."""
+    return _KOREAN_QUESTION_ENDING.sub("", question)
+
+
 def question_terms(question: str) -> list[str]:
     """keyword_terms of a question without its interrogative endings (Korean)."""
-    return keyword_terms(_KOREAN_QUESTION_ENDING.sub("", question))
+    return keyword_terms(without_question_endings(question))
