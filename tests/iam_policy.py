@@ -363,6 +363,8 @@ def _principal_matches(principal: Any, ours: str | None, effect: str) -> bool:
         return True
     if ours is None:
         return False
+    if ours.endswith(".amazonaws.com"):  # a service principal, e.g. cloudwatch.amazonaws.com
+        return ours in _listed(principal.get("Service", []))
     if ours in wanted:
         return True
     # The account itself: a Deny covers every principal in it; an Allow only hands the

@@ -35,7 +35,7 @@ class RagApi(Construct):
             # Access logs need the account's API Gateway CloudWatch role (one per account and
             # region, so it outlives the stack); apiGatewayCloudWatchRole=false: already set.
             cloud_watch_role=settings.api_gateway_cloud_watch_role,
-            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN if settings.api_gateway_cloud_watch_role else None,
             default_cors_preflight_options=apigw.CorsOptions(
                 allow_origins=list(settings.cors_allowed_origins),
                 allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
