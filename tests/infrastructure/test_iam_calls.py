@@ -20,7 +20,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from cdk_support import ACCOUNT, REGION, default_stack, local_bundles  # noqa: F401 - fixtures
 from iam_policy import AWS_RULES, Deployment, Facts, check_calls, needs, without_action
 from lambda_harness import FunctionProcess, running_iam_moto
@@ -42,9 +41,9 @@ REASONS = {
     (UPLOAD, "sqs:GetQueueUrl"): "CDK's grant for an SQS destination (Lambda resolves the queue).",
 }
 
-DOCUMENT = ("# Zero trust gateways\n\n## What zero trust assumes\n\nZero trust assumes no implicit trust "
-            "is granted to assets or user accounts based only on their network location. Every request "
-            "is authenticated and authorized before a session to a resource is established.\n").encode()
+DOCUMENT = (b"# Zero trust gateways\n\n## What zero trust assumes\n\nZero trust assumes no implicit trust "
+            b"is granted to assets or user accounts based only on their network location. Every request "
+            b"is authenticated and authorized before a session to a resource is established.\n")
 
 
 def _deployment(template: dict) -> Deployment:
@@ -55,8 +54,8 @@ def _deployment(template: dict) -> Deployment:
 def stage(default_stack, local_bundles, dynamodb_local, tmp_path_factory):  # noqa: F811 - fixtures
     """The synthesized stack's data stores on the stand-ins, and a way to start its functions."""
     import boto3
-
     from aws_services import lambda_runtime_site
+
     from rag_assistant.store.dynamodb_catalog import table_definition
 
     folder = tmp_path_factory.mktemp("iam-run")
@@ -253,7 +252,6 @@ def test_checker_applies_the_kms_rules_for_customer_managed_keys(moto_server) ->
     the stack grants no kms:Decrypt, so the checker refuses both calls."""
     import boto3
     import botocore.session
-
     from lambda_driver import record_calls
 
     recorded: list[dict] = []
