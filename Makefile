@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: install install-test install-lint browser run test test-fast bench lint clean
+.PHONY: install install-test install-lint browser jq run test test-fast bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,16 @@ browser:
 	    exit 1; \
 	  fi; }
 
+# The deployment guide's `aws logs tail | jq` examples run in a test (tests/infrastructure/test_iam_calls.py).
+jq:
+	@command -v jq >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null; \
+	  else \
+	    echo "jq is needed for tests/infrastructure/test_iam_calls.py: install it (Debian: apt-get install jq)" >&2; \
+	    exit 1; \
+	  fi; }
+
 $(VENV)/.installed-lint: $(VENV)/.installed pyproject.toml constraints.txt
 	$(PIP) install -c constraints.txt -e '.[lint]'
 	touch $@
@@ -56,7 +66,7 @@ run: install
 	$(BIN)/rag serve --host $(HOST) --port $(PORT)
 
 # jsii (the CDK's bridge to Node.js) warns about Node 20 on every start; it still works.
-test: install-test browser
+test: install-test browser jq
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The quick lane: no DynamoDB Local/moto, no CDK synth, no browser, no real-model runs.

@@ -386,3 +386,24 @@ def test_functions_embed_with_openai_using_the_key_from_ssm(lambda_env, openai_k
     assert status == 200 and body["sources"][0]["file_name"] == "backup.md", body
     assert all(h["authorization"] == f"Bearer {openai_key_in_ssm}" for h in script.headers)
     assert {r["model"] for r in script.requests} == {"text-embedding-3-small"}
+
+
+@pytest.mark.parametrize("module", ["upload_handler", "query_handler", "documents_handler"])
+def test_each_function_alone_logs_through_the_powertools_json_handler(module) -> None:
+    """In a process that imports only its handler (as Lambda does), our loggers end at
+    Powertools' JSON handler, whichever of our modules logs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, json; from rag_assistant.aws import " + module + "; "
+        "from rag_assistant.aws.observability import logger; "
+        "base = logging.getLogger('rag_assistant'); "
+        "late = logging.getLogger('rag_assistant.created.later'); "
+        "print(json.dumps([base.handlers == logger.handlers, bool(base.handlers), base.propagate, "
+        "late.getEffectiveLevel() <= logging.INFO]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "ap-northeast-2",
+                              "AWS_LAMBDA_FUNCTION_NAME": "x", "LOG_LEVEL": "INFO"})
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [True, True, False, True]

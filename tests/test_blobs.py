@@ -47,3 +47,24 @@ def test_local_keys_cannot_escape_the_folder(tmp_path) -> None:
     with pytest.raises(ValueError, match="escapes"):
         store.put("../outside.txt", b"no")
     assert not (tmp_path / "outside.txt").exists()
+
+
+@pytest.mark.parametrize(("operation", "code"), [("head_object", "403"), ("get_object", "AccessDenied")])
+def test_s3_refusal_is_an_error_naming_the_grants_protocol(operation, code) -> None:
+    """What S3 answers a role without s3:ListBucket for a missing key (HEAD: a bare 403; GET:
+    AccessDenied), on the S3 service model: not "not found", not a generic ClientError."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from rag_assistant.blobs.base import BlobAccessDeniedError
+
+    client = boto3.client("s3", region_name="ap-northeast-2", aws_access_key_id="x", aws_secret_access_key="y")
+    store = S3BlobStore("docs-bucket", client=client)
+    with Stubber(client) as stubber:
+        stubber.add_client_error(operation, service_error_code=code, http_status_code=403)
+        with pytest.raises(BlobAccessDeniedError) as caught:
+            store.head("gone.pdf") if operation == "head_object" else store.get("gone.pdf")
+    message = str(caught.value)
+    assert caught.value.permissions == ("s3:GetObject", "s3:ListBucket") and caught.value.key == "gone.pdf"
+    assert "s3:ListBucket on arn:aws:s3:::docs-bucket" in message and "s3://docs-bucket/gone.pdf" in message
+    assert not isinstance(caught.value, BlobNotFoundError)

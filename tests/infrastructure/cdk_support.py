@@ -45,3 +45,15 @@ def synthesize(bundle: bool = False, **context):
 @pytest.fixture(scope="session")
 def default_stack():
     return synthesize()
+
+
+@pytest.fixture(scope="session")
+def local_bundles(tmp_path_factory) -> dict:
+    """The bundles as `cdk synth` builds them, for this machine's Python (to run them here):
+    code, common and ml (with the model), shared by the tests that run packaged handlers."""
+    from rag_stack import packaging
+
+    root = tmp_path_factory.mktemp("local-bundles")
+    target = packaging.Target(f"{sys.version_info.major}.{sys.version_info.minor}", "x86_64")
+    return {kind: packaging.build_bundle(root / kind, pieces, target, layer=kind != "code")
+            for kind, pieces in packaging.bundle_kinds(True).items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -75,18 +76,67 @@ def test_github_workflows_are_valid() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_deploy_workflow_synthesizes_then_deploys_with_the_spec_secrets() -> None:
+def _workflow(name: str) -> dict:
     import yaml
 
-    deploy = yaml.safe_load((REPO / ".github" / "workflows" / "deploy.yml").read_text())
+    return yaml.safe_load((REPO / ".github" / "workflows" / name).read_text())
+
+
+def _steps(workflow: dict) -> list[tuple[str, dict]]:
+    return [(job, step) for job, body in workflow["jobs"].items() for step in body.get("steps", [])]
+
+
+def test_workflow_actions_are_pinned_by_commit_and_download_no_test_data() -> None:
+    for name in ("ci.yml", "deploy.yml"):
+        text = (REPO / ".github" / "workflows" / name).read_text()
+        for job, step in _steps(_workflow(name)):
+            if "uses" in step:
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), (name, job, step["uses"])
+            # Test data is in the repository (tests/fixtures): no step fetches anything from a website.
+            assert not re.search(r"\b(curl|wget)\b|https?://", step.get("run", "")), (name, job, step)
+        # Each pinned commit names its release in a comment, for people and for update bots.
+        assert all(re.search(r"@[0-9a-f]{40} # v\d", line) for line in text.splitlines() if "uses: " in line
+                   and "@" in line and not line.strip().startswith("uses: ./")), name
+
+
+def test_deploy_workflow_synthesizes_then_bootstraps_if_needed_and_deploys_with_credentials_in_that_step_only() -> None:
+    deploy = _workflow("deploy.yml")
     assert deploy[True]["push"]["branches"] == ["main"]  # YAML 1.1 reads `on` as True
+    assert "workflow_dispatch" in deploy[True]
     job = deploy["jobs"]["deploy"]
-    assert job["needs"] == "test"
-    runs = [step.get("run", "") for step in job["steps"]]
+    # Dispatch from any branch still deploys only main, in the protected environment.
+    assert job["needs"] == "test" and job["if"] == "github.ref == 'refs/heads/main'"
+    assert job["environment"] == "production"
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    steps = job["steps"]
+    runs = [step.get("run", "") for step in steps]
     synth = next(i for i, r in enumerate(runs) if "cdk synth" in r)
-    deploy_step = next(i for i, r in enumerate(runs) if "cdk deploy" in r)
-    assert synth < deploy_step
-    text = (REPO / ".github" / "workflows" / "deploy.yml").read_text()
-    for secret in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "LLM_PROVIDER"):
-        assert f"secrets.{secret}" in text
-    assert "'ap-northeast-2'" in text
+    (last,) = [i for i, r in enumerate(runs) if "cdk deploy" in r]
+    assert synth < last and "--app cdk.out" in runs[last]
+    assert runs[last].index("cdk bootstrap") < runs[last].index("cdk deploy")
+    assert "/cdk-bootstrap/hnb659fds/version" in runs[last]  # only when not bootstrapped yet
+    credential_steps = [i for i, step in enumerate(steps) if "configure-aws-credentials" in step.get("uses", "")]
+    oidc, keys = (steps[i]["with"] for i in credential_steps)
+    assert oidc["role-to-assume"] == "${{ vars.AWS_ROLE_TO_ASSUME }}"  # the documented way
+    assert keys["aws-access-key-id"] == "${{ secrets.AWS_ACCESS_KEY_ID }}"  # the fallback
+    assert all(c["output-env-credentials"] is False and c["output-credentials"] is True for c in (oidc, keys))
+    installs = [i for i, r in enumerate(runs) if "pip install" in r or "npm ci" in r]
+    assert max(installs) < synth < min(credential_steps) and max(credential_steps) < last
+    # Nothing else sees a key: no job-level credentials, no other step reading them.
+    for i, step in enumerate(steps):
+        text = json.dumps(step)
+        if i not in (*credential_steps, last):
+            assert "AWS_ACCESS_KEY_ID" not in text and "aws-access-key-id" not in text, step
+    assert "AWS_ACCESS_KEY_ID" not in json.dumps(job.get("env", {}))
+    assert set(steps[last]["env"]) >= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+    assert "'ap-northeast-2'" in job["env"]["AWS_REGION"]
+
+
+def test_workflows_cache_pip_npm_and_the_lambda_bundles() -> None:
+    for name in ("ci.yml", "deploy.yml"):
+        steps = [step for _, step in _steps(_workflow(name))]
+        cached = json.dumps([step.get("with", {}) for step in steps if "actions/cache@" in step.get("uses", "")])
+        assert ".cache/lambda-build" in cached, name
+    deploy = [step for _, step in _steps(_workflow("deploy.yml"))]
+    assert any(s.get("with", {}).get("cache") == "pip" for s in deploy)
+    assert any(s.get("with", {}).get("cache") == "npm" for s in deploy)

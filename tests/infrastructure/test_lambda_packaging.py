@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cdk_support import CDK_DIR  # noqa: F401 - puts infrastructure/cdk on sys.path
+from cdk_support import CDK_DIR, local_bundles  # noqa: F401 - puts infrastructure/cdk on sys.path; a fixture
 
 from rag_stack import packaging  # noqa: E402
 
@@ -109,7 +109,8 @@ def _invoke_packaged(handler: str, event: dict, paths: list[Path], env: dict[str
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def test_packaged_handlers_ingest_answer_and_list_from_the_assets_alone(aws_environment, tmp_path) -> None:
+def test_packaged_handlers_ingest_answer_and_list_from_the_assets_alone(aws_environment, local_bundles,
+                                                                         tmp_path) -> None:
     """Built for this machine's Python (3.11) by the same code that builds the 3.12 deployment."""
     import boto3
 
@@ -117,8 +118,7 @@ def test_packaged_handlers_ingest_answer_and_list_from_the_assets_alone(aws_envi
     from conftest import SSDF_PDF
 
     target = packaging.Target(f"{sys.version_info.major}.{sys.version_info.minor}", "x86_64")
-    bundles = {kind: packaging.build_bundle(tmp_path / kind, pieces, target, layer=kind != "code")
-               for kind, pieces in packaging.bundle_kinds(True).items()}
+    bundles = local_bundles
     # With an interpreter of the target version at hand (here: this one), bundles ship bytecode
     # that Lambda's read-only filesystem could not cache, and still fit the limit.
     assert packaging.bytecode_compiler(target)

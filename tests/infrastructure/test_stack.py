@@ -219,7 +219,9 @@ def test_query_function_reads_the_table_and_its_key_parameter_only(default_stack
 def test_upload_function_reads_objects_and_owns_the_table(default_stack) -> None:
     _, template = default_stack
     granted = role_actions(template, "rag-upload-handler")
-    assert {a for a in granted if a.startswith("s3:")} == {"s3:GetObject"}
+    assert {a for a in granted if a.startswith("s3:")} == {"s3:GetObject", "s3:ListBucket"}
+    # ListBucket on the bucket itself: S3 then answers 404, not 403, for a key that is gone.
+    assert granted["s3:ListBucket"] == [{"Fn::GetAtt": [template_bucket_id(template), "Arn"]}]
     assert DYNAMODB_WRITES <= set(granted)
     assert not any(a.startswith(("ssm:", "secretsmanager:")) for a in granted)
     assert "sqs:SendMessage" in granted  # its dead-letter queue
@@ -324,7 +326,9 @@ def test_alarms_cover_error_rate_duration_api_5xx_and_throttles() -> None:
     _, template = synthesize(alarms="true", alarmEmail="ops@example.com")
     alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()}
     assert set(alarms) == {f"{n}-{k}" for n in FUNCTIONS for k in ("error-rate", "duration")} | {
-        "rag-assistant-api-5xx", "rag-documents-throttles", "rag-ingestion-dlq-not-empty"}
+        "rag-assistant-api-5xx", "rag-documents-throttles", "rag-ingestion-dlq-not-empty",
+        "rag-upload-handler-access-denied"}
+    assert alarms["rag-upload-handler-access-denied"]["MetricName"] == "AccessDenied"
     for name in FUNCTIONS:
         assert alarms[f"{name}-error-rate"]["Threshold"] == 5
     # 80% of the timeout; behind API Gateway the 29 s integration timeout is the real limit.
@@ -335,10 +339,66 @@ def test_alarms_cover_error_rate_duration_api_5xx_and_throttles() -> None:
     assert all(a["AlarmActions"] for a in alarms.values())
     template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
     template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"})
+    _cloudwatch_may_publish_for_these_alarms_only(template, alarms)
+
+
+def _cloudwatch_may_publish_for_these_alarms_only(template, alarms: dict) -> None:
+    """The topic policy and the key policy, evaluated as IAM does for CloudWatch acting for
+    each alarm of the stack, and for an alarm of another account or of another name."""
+    from iam_policy import Deployment, evaluate
+
+    deployment = Deployment(template.to_json(), ACCOUNT, REGION)
+    (topic_id,) = resources(template, "AWS::SNS::Topic")
+    (topic_policy,) = resources(template, "AWS::SNS::TopicPolicy").values()
+    (key_id, key), = resources(template, "AWS::KMS::Key").items()
+    topic_arn = deployment.arn(topic_id)
+    topic_document = deployment.resolve(topic_policy["Properties"]["PolicyDocument"])
+    key_document = deployment.resolve(key["Properties"]["KeyPolicy"])
+
+    def may(alarm_arn: str, account: str = ACCOUNT) -> dict[str, bool]:
+        context = {"aws:SourceAccount": account, "aws:SourceArn": alarm_arn, "aws:SecureTransport": "true"}
+        return {action: evaluate([], [document], action, resource, context, "cloudwatch.amazonaws.com").allowed
+                for action, resource, document in (
+                    ("sns:Publish", topic_arn, topic_document),
+                    ("kms:GenerateDataKey", deployment.arn(key_id), key_document),
+                    ("kms:Decrypt", deployment.arn(key_id), key_document))}
+
+    for name in alarms:
+        assert all(may(f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}").values()), name
+    assert not any(may(f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:someone-elses").values())
+    assert not any(may(f"arn:aws:cloudwatch:{REGION}:999999999999:alarm:rag-x", account="999999999999").values())
+    # Without the conditions' keys (a confused deputy), nothing is allowed either.
+    assert not evaluate([], [topic_document], "sns:Publish", topic_arn, {}, "cloudwatch.amazonaws.com").allowed
+
+
+def test_api_gateway_account_logging_role_is_made_before_the_stage_and_kept(default_stack) -> None:
+    """Access logs fail in a fresh account/region until the account names a CloudWatch role."""
+    _, template = default_stack
+    (account_id, account), = resources(template, "AWS::ApiGateway::Account").items()
+    role_id = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+    role = resources(template, "AWS::IAM::Role")[role_id]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "apigateway.amazonaws.com"}
+    assert "AmazonAPIGatewayPushToCloudWatchLogs" in json.dumps(role["Properties"]["ManagedPolicyArns"])
+    # One setting per account and region: it outlives the stack (other APIs may rely on it).
+    assert account["DeletionPolicy"] == role["DeletionPolicy"] == "Retain"
+    (stage,) = resources(template, "AWS::ApiGateway::Stage").values()
+    assert account_id in stage["DependsOn"] and "AccessLogSetting" in stage["Properties"]
+
+
+def test_api_gateway_account_role_can_be_skipped_where_the_account_has_one() -> None:
+    _, template = synthesize(apiGatewayCloudWatchRole="false")
+    template.resource_count_is("AWS::ApiGateway::Account", 0)
+    assert not [r for r in resources(template, "AWS::IAM::Role").values()
+                if "apigateway.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])]
+    (stage,) = resources(template, "AWS::ApiGateway::Stage").values()
+    assert "AccessLogSetting" in stage["Properties"]
 
 
 def test_no_alarms_dashboard_or_waf_by_default(default_stack) -> None:
     _, template = default_stack
+    for _, function in functions_by_name(template).values():
+        assert "LambdaInsightsExtension" not in json.dumps(function["Properties"].get("Layers", []))
     for kind in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard", "AWS::SNS::Topic",
                  "AWS::WAFv2::WebACL", "AWS::EC2::VPC", "AWS::Lambda::Alias"):
         template.resource_count_is(kind, 0)
@@ -383,7 +443,15 @@ def test_removal_policy(retain) -> None:
 def test_production_profile_retains_data_and_turns_on_operations() -> None:
     stack, template = synthesize(profile="production")
     settings = stack.settings
-    assert (settings.retain_data, settings.alarms, settings.dashboard, settings.tracing, settings.waf) == (True,) * 5
+    assert (settings.retain_data, settings.alarms, settings.dashboard, settings.tracing, settings.waf,
+            settings.lambda_insights) == (True,) * 6
+    # Lambda Insights: the extension layer and AWS's policy for it on every function.
+    roles = resources(template, "AWS::IAM::Role")
+    for name in FUNCTIONS:
+        function = functions_by_name(template)[name][1]["Properties"]
+        assert any("LambdaInsightsExtension" in json.dumps(layer) for layer in function["Layers"]), name
+        role = roles[function["Role"]["Fn::GetAtt"][0]]["Properties"]
+        assert "CloudWatchLambdaInsightsExecutionRolePolicy" in json.dumps(role["ManagedPolicyArns"])
     assert next(iter(resources(template, "AWS::DynamoDB::Table").values()))["DeletionPolicy"] == "Retain"
     template.resource_count_is("AWS::WAFv2::WebACL", 1)
     # A single key still wins over the profile.

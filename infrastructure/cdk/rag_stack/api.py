@@ -32,7 +32,10 @@ class RagApi(Construct):
             rest_api_name="rag-assistant-api",
             description="Serverless RAG Assistant: /rag/query, /rag/documents",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            cloud_watch_role=False,  # access logs below need no account-wide role
+            # Access logs need the account's API Gateway CloudWatch role (one per account and
+            # region, so it outlives the stack); apiGatewayCloudWatchRole=false: already set.
+            cloud_watch_role=settings.api_gateway_cloud_watch_role,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN if settings.api_gateway_cloud_watch_role else None,
             default_cors_preflight_options=apigw.CorsOptions(
                 allow_origins=list(settings.cors_allowed_origins),
                 allow_methods=["GET", "POST", "DELETE", "OPTIONS"],

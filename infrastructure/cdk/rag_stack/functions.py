@@ -25,6 +25,12 @@ OPENAI_KEY_PARAMETER = "/rag/openai-api-key"
 UPLOAD_PREFIX = "uploads/"  # where presigned uploads go (aws/documents_handler.py)
 #: S3 suffix filters are case-sensitive: both spellings of each supported extension.
 DOCUMENT_SUFFIXES = tuple(s for ext in (".pdf", ".txt", ".md", ".markdown") for s in (ext, ext.upper()))
+#: The table operations the store makes (store/dynamodb_*.py), no more: the IAM test
+#: (tests/infrastructure/test_iam_calls.py) proves each one used and each call allowed.
+TABLE_READS = ("dynamodb:GetItem", "dynamodb:Query")
+TABLE_WRITES = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+#: The Lambda Insights extension; CDK picks its layer ARN for the region and architecture.
+LAMBDA_INSIGHTS = lambda_.LambdaInsightsVersion.VERSION_1_0_498_0
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,7 @@ class RagFunctions(Construct):
                 memory_size=spec.memory_mb, timeout=spec.timeout,
                 environment=environment, role=role, log_group=log_group,
                 tracing=lambda_.Tracing.ACTIVE if settings.tracing else lambda_.Tracing.DISABLED,
+                insights_version=LAMBDA_INSIGHTS if settings.lambda_insights else None,
                 vpc=vpc,
                 vpc_subnets=ec2.SubnetSelection(subnets=vpc.private_subnets or vpc.isolated_subnets) if vpc else None,
                 # S3 invokes asynchronously: two retries, then the event goes to the DLQ.
@@ -190,12 +197,15 @@ class RagFunctions(Construct):
     def _grant(self, stack: Stack, storage: DocumentStorage) -> None:
         upload, query, documents = (self.functions[k] for k in ("upload", "query", "documents"))
         bucket, table = storage.bucket, storage.table
-        # Upload: reads the objects S3 tells it about, owns the table.
+        # Upload: reads the objects S3 tells it about, owns the table. ListBucket: for a key
+        # that is gone, S3 answers 404 only to a reader that may list the bucket (403
+        # otherwise), and a removal is confirmed by that 404 (aws/s3_events.py).
         upload.add_to_role_policy(iam.PolicyStatement(
             actions=["s3:GetObject"], resources=[bucket.arn_for_objects("*")]))
-        table.grant_read_write_data(upload)
+        upload.add_to_role_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+        table.grant(upload, *TABLE_READS, *TABLE_WRITES)
         # Query: reads the table and its LLM key; no S3 at all.
-        table.grant_read_data(query)
+        table.grant(query, *TABLE_READS)
         embedding = self.settings.embedding_model_name
         key_readers = [query] + ([upload] if embedding.startswith("openai/") else [])
         for function in key_readers:
@@ -222,7 +232,7 @@ class RagFunctions(Construct):
                            stack.format_arn(service="bedrock", resource="inference-profile", resource_name="*")]))
         # Documents: reads the table; deletes objects (the upload function then drops the
         # chunks) and signs PUTs into uploads/ only. It never writes the table.
-        table.grant_read_data(documents)
+        table.grant(documents, *TABLE_READS)
         documents.add_to_role_policy(iam.PolicyStatement(
             actions=["s3:DeleteObject"], resources=[bucket.arn_for_objects("*")]))
         documents.add_to_role_policy(iam.PolicyStatement(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -19,6 +19,11 @@ from .storage import DocumentStorage
 PERIOD = Duration.minutes(5)
 ERROR_RATE_PERCENT = 5
 DURATION_FRACTION = 0.8
+#: Every alarm's name starts so: the topic and its key let CloudWatch act for these alarms only.
+ALARM_NAME_PREFIX = "rag-"
+#: Powertools' metrics (aws/observability.py): namespace and the default "service" dimension.
+NAMESPACE = "RagAssistant"
+SERVICE = "rag-assistant"
 
 
 class Monitoring(Construct):
@@ -34,17 +39,34 @@ class Monitoring(Construct):
 
     def _alarms(self, settings: StackSettings, functions: RagFunctions, storage: DocumentStorage,
                 api: apigw.RestApi) -> None:
-        # CloudWatch can publish only to topics whose key lets it: a key of our own.
+        # CloudWatch publishes to an encrypted topic only if both the topic policy and the
+        # key policy let it. enforce_ssl writes a topic policy that replaces SNS's default,
+        # so the Allow must be ours. Both are scoped to this account's alarms named ALARM_NAME_PREFIX*
+        # (aws:SourceAccount/aws:SourceArn: CloudWatch acting for anyone else's alarm is refused).
+        stack = Stack.of(self)
+        cloudwatch = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+        for_our_alarms = {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {"aws:SourceArn": stack.format_arn(
+                service="cloudwatch", resource="alarm", resource_name=f"{ALARM_NAME_PREFIX}*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME)},
+        }
         key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True,
                       description="rag-assistant alarm notifications")
-        key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))
+        key.add_to_resource_policy(iam.PolicyStatement(
+            sid="CloudWatchAlarmsUseTheKey", principals=[cloudwatch],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"], conditions=for_our_alarms))
         self.topic = sns.Topic(self, "AlarmTopic", topic_name="rag-assistant-alarms",
                                master_key=key, enforce_ssl=True)
+        self.topic.add_to_resource_policy(iam.PolicyStatement(
+            sid="CloudWatchAlarmsPublish", principals=[cloudwatch],
+            actions=["sns:Publish"], resources=[self.topic.topic_arn], conditions=for_our_alarms))
         if settings.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
         action = cw_actions.SnsAction(self.topic)
 
         def alarm(alarm_id: str, **props) -> None:
+            assert props["alarm_name"].startswith(ALARM_NAME_PREFIX), "the topic policy names the alarms it serves"
             created = cw.Alarm(self, alarm_id, treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
                                evaluation_periods=1, **props)
             created.add_alarm_action(action)
@@ -82,6 +104,13 @@ class Monitoring(Construct):
         alarm("TableThrottles", alarm_name="rag-documents-throttles",
               alarm_description="DynamoDB throttled requests on rag-documents", metric=throttles, threshold=1,
               comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+        # Refused S3 reads are logged and not retried (aws/s3_events.py): this is how they reach someone.
+        denied = cw.Metric(namespace=NAMESPACE, metric_name="AccessDenied", period=PERIOD, statistic="Sum",
+                           dimensions_map={"service": SERVICE})
+        alarm("UploadAccessDenied", alarm_name="rag-upload-handler-access-denied",
+              alarm_description="S3 refused the upload function a read: its role lacks a grant (see its log)",
+              metric=denied, threshold=1,
+              comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
         if functions.dead_letter_queue is not None:
             alarm("IngestionDlq", alarm_name="rag-ingestion-dlq-not-empty",
                   alarm_description="Documents failed ingestion after retries (see rag-ingestion-dlq)",
@@ -115,8 +144,8 @@ class Monitoring(Construct):
                            left=[storage.table.metric_consumed_read_capacity_units(period=PERIOD),
                                  storage.table.metric_consumed_write_capacity_units(period=PERIOD)], width=8),
             cw.GraphWidget(title="Documents and questions (RagAssistant)",
-                           left=[cw.Metric(namespace="RagAssistant", metric_name=name, period=PERIOD,
-                                           statistic="Sum", dimensions_map={"service": "rag-assistant"})
+                           left=[cw.Metric(namespace=NAMESPACE, metric_name=name, period=PERIOD,
+                                           statistic="Sum", dimensions_map={"service": SERVICE})
                                  for name in ("DocumentsIngested", "IngestFailures", "QueryAnswered")], width=8),
             cw.GraphWidget(title="Failed ingestion (DLQ)",
                            left=[functions.dead_letter_queue.metric_approximate_number_of_messages_visible(

@@ -77,8 +77,18 @@ def acknowledge_stack_findings(stack) -> None:  # stack: RagServerlessStack
     api = stack.api.api
     acknowledge(api, "APIG2", "The functions validate every body and parameter and answer with the "
                 "product's JSON errors (tests/test_aws_handlers.py); gateway validation would answer differently.")
-    acknowledge(api.deployment_stage, "APIG6", "Access logs are on (14 days); execution logs need an "
-                "account-wide CloudWatch role and would log request bodies (questions).")
+    acknowledge(api.deployment_stage, "APIG6", "Access logs are on (14 days); execution logs would log "
+                "request bodies (questions).")
+    cloud_watch_role = api.node.try_find_child("CloudWatchRole")
+    if cloud_watch_role is not None:
+        acknowledge(cloud_watch_role, "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                    "AmazonAPIGatewayPushToCloudWatchLogs]", "API Gateway's account-wide logging role "
+                    "(one per account and region): AWS's policy for it, as the API Gateway guide sets it up.")
+    if settings.lambda_insights:
+        for function in functions.values():
+            acknowledge(function.role, "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                        "CloudWatchLambdaInsightsExecutionRolePolicy]",
+                        "The Lambda Insights extension writes its metrics with AWS's policy for it.")
     if not settings.waf:
         acknowledge(api.deployment_stage, "APIG3", "WAF is a setting (waf=true, on with profile=production): "
                     "it costs a monthly fee per web ACL and rule.")

@@ -2,7 +2,7 @@
 or cdk.json's "context"), typed and checked in one place. README.md has the table.
 
 `profile=production` changes the defaults of the options that cost money or protect data
-(retain the bucket and table, alarms, dashboard, X-Ray, WAF); any single key still wins.
+(retain the bucket and table, alarms, dashboard, X-Ray, WAF, Lambda Insights); any single key still wins.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ _PRODUCTION = {
     "dashboard": True,
     "tracing": True,
     "waf": True,
+    "lambdaInsights": True,
 }
 
 
@@ -46,6 +47,9 @@ class StackSettings:
     query_provisioned_concurrency: int = 0
     waf: bool = False
     waf_rate_limit: int = 2000
+    #: API Gateway writes access logs only once the account (per region) names a CloudWatch
+    #: role; the stack sets it. false: the account already has one (`aws apigateway get-account`).
+    api_gateway_cloud_watch_role: bool = True
     # --- data and operations ------------------------------------------------------------
     retain_data: bool = False
     ingestion_dlq: bool = True
@@ -54,6 +58,9 @@ class StackSettings:
     alarms: bool = False
     alarm_email: str | None = None
     dashboard: bool = False
+    #: CloudWatch Lambda Insights (memory use per invocation): an extension layer and AWS's
+    #: CloudWatchLambdaInsightsExecutionRolePolicy on each function's role.
+    lambda_insights: bool = False
     vpc: bool = False
     vpc_nat_gateways: int = 1
 

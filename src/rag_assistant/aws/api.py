@@ -42,10 +42,12 @@ def create_resolver(origins: list[str]) -> APIGatewayRestResolver:
 
     @app.exception_handler(ApiError)
     def _api_error(exc: ApiError) -> Response:
+        log.info("request refused", extra={"status": exc.status, "outcome": "refused", "reason": exc.code})
         return error(exc.status, exc.code, exc.message, exc.details)
 
     @app.exception_handler(DocumentNotFoundError)
     def _missing(exc: DocumentNotFoundError) -> Response:
+        log.info("request refused", extra={"status": 404, "outcome": "refused", "reason": exc.code})
         return error(404, exc.code, str(exc))
 
     @app.exception_handler(RagError)

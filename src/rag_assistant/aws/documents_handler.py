@@ -7,6 +7,7 @@ told by S3, removes the chunks — one writer per table, least privilege per fun
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Annotated, Any
 from urllib.parse import urlparse
@@ -19,6 +20,8 @@ from . import runtime
 from .api import ApiError, create_resolver, json_body, lambda_entry
 
 UPLOAD_PREFIX = "uploads/"
+
+log = logging.getLogger("rag_assistant.aws.documents")
 
 
 class UploadUrlRequest(BaseModel):
@@ -73,6 +76,8 @@ def _build() -> Any:
         if source.scheme != "s3" or source.netloc != settings.bucket_name:
             raise ApiError(409, "not_deletable", "the document did not come from this deployment's bucket")
         runtime.blob_store().delete(source.path.lstrip("/"))
+        log.info("document deletion requested", extra={
+            "document_id": document_id, "key": source.path.lstrip("/"), "outcome": "deleting"})
         # The ObjectRemoved notification makes the upload function remove the chunks.
         return {"document_id": document_id, "status": "deleting"}, 202
 

@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote_plus
 
-from ..blobs.base import BlobNotFoundError, BlobStore
+from ..blobs.base import BlobAccessDeniedError, BlobNotFoundError, BlobStore
 from ..errors import DocumentNotFoundError, FileTooLargeError
 from ..file_types import is_supported
 from ..models import IngestOutcome, IngestResult
@@ -75,6 +75,9 @@ class BatchReport:
     deleted: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     postponed: list[str] = field(default_factory=list)
+    #: Keys S3 refused to read or check: a missing IAM grant, logged as an error and not
+    #: retried (the same refusal would come back, and the DLQ would only hide the cause).
+    denied: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[IngestResult]:
@@ -88,6 +91,7 @@ class BatchReport:
             "deleted": self.deleted,
             "skipped": self.skipped,
             "postponed": self.postponed,
+            "denied": self.denied,
         }
 
 
@@ -126,6 +130,9 @@ class S3EventProcessor:
         except FileTooLargeError as exc:
             report.results.append(self._service.ingest_failed(record.source, name, exc))
             return
+        except BlobAccessDeniedError as exc:
+            self._denied(record, report, exc)
+            return
         report.results.append(self._service.ingest_bytes(record.source, name, data))
 
     def _removed(self, record: S3Record, report: BatchReport) -> None:
@@ -135,8 +142,19 @@ class S3EventProcessor:
             return
         except BlobNotFoundError:
             pass
+        except BlobAccessDeniedError as exc:
+            self._denied(record, report, exc)
+            return
         try:
             self._service.delete_document(document_id_for(record.source))
             report.deleted.append(record.key)
         except DocumentNotFoundError:
             report.deleted.append(record.key)  # already gone: a duplicate event
+
+    @staticmethod
+    def _denied(record: S3Record, report: BatchReport, exc: BlobAccessDeniedError) -> None:
+        log.error("S3 access denied: %s", exc, extra={
+            "key": record.key, "bucket": record.bucket, "event_name": record.event_name,
+            "document_id": document_id_for(record.source), "outcome": "denied",
+            "reason": str(exc), "missing_permission": " or ".join(exc.permissions)})
+        report.denied.append(record.key)

@@ -36,6 +36,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_metric("DocumentsIngested", MetricUnit.Count, summary["indexed"])
     metrics.add_metric("ChunksIndexed", MetricUnit.Count, sum(r.chunk_count for r in report.results if r.outcome == "indexed"))
     metrics.add_metric("IngestFailures", MetricUnit.Count, len(report.failures))
+    # Not retried (see s3_events.BatchReport.denied): this metric's alarm tells someone.
+    metrics.add_metric("AccessDenied", MetricUnit.Count, len(report.denied))
     logger.info("S3 batch processed", extra=summary)
     if report.failures or report.postponed:
         reasons = "; ".join(f"{r.file_name}: {r.reason}" for r in report.failures)

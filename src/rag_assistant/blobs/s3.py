@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..file_types import too_large
-from .base import BlobInfo, BlobNotFoundError, UploadTarget
+from .base import BlobAccessDeniedError, BlobInfo, BlobNotFoundError, UploadTarget
+
+_MISSING = ("404", "NoSuchKey", "NotFound")
+_DENIED = ("403", "AccessDenied", "Forbidden")
 
 
 class S3BlobStore:
@@ -17,10 +20,12 @@ class S3BlobStore:
         self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 
     def get(self, key: str, max_bytes: int | None = None) -> bytes:
+        from botocore.exceptions import ClientError
+
         try:
             response = self._client.get_object(Bucket=self.bucket, Key=key)
-        except self._client.exceptions.NoSuchKey:
-            raise BlobNotFoundError(key) from None
+        except ClientError as exc:
+            raise self._translated(exc, "GetObject", key) from None
         size = int(response.get("ContentLength", 0))
         if max_bytes is not None and size > max_bytes:
             response["Body"].close()
@@ -33,9 +38,7 @@ class S3BlobStore:
         try:
             response = self._client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                raise BlobNotFoundError(key) from None
-            raise
+            raise self._translated(exc, "HeadObject", key) from None
         return BlobInfo(key=key, size=int(response["ContentLength"]), etag=response["ETag"].strip('"'))
 
     def delete(self, key: str) -> None:
@@ -50,6 +53,27 @@ class S3BlobStore:
             ExpiresIn=expires_in,
         )
         return UploadTarget(url=url, headers={"Content-Type": content_type}, key=key, expires_in=expires_in)
+
+    def _translated(self, exc: Any, operation: str, key: str) -> Exception:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in _MISSING:
+            return BlobNotFoundError(key)
+        if code in _DENIED:
+            return self._denied(operation, key)
+        return exc
+
+    def _denied(self, operation: str, key: str) -> BlobAccessDeniedError:
+        # A 403 does not say which grant is missing, and for a key that does not exist S3
+        # answers 403 instead of 404 unless the caller may list the bucket: name both.
+        bucket_arn = f"arn:{getattr(self._client.meta, 'partition', 'aws')}:s3:::{self.bucket}"
+        return BlobAccessDeniedError(
+            key,
+            f"S3 denied {operation} on s3://{self.bucket}/{key} (403). The reader's IAM role needs "
+            f"s3:GetObject on {bucket_arn}/* and s3:ListBucket on {bucket_arn} (without ListBucket, "
+            "S3 answers 403 instead of 404 for a key that does not exist); with SSE-KMS also "
+            "kms:Decrypt on the bucket's key. Retrying will not help until the role is fixed.",
+            permissions=("s3:GetObject", "s3:ListBucket"),
+        )
 
 
 def _client() -> Any:
