@@ -47,3 +47,18 @@ def test_margins_are_kept_when_there_are_too_few_pages_to_tell() -> None:
 def test_a_line_repeated_in_the_middle_of_pages_is_content() -> None:
     pages = [f"Top {n}\na\nb\nc\nRepeated sentence in the body.\nd\ne\nf\nEnd {n}" for n in range(4)]
     assert all("Repeated sentence in the body." in p for p in remove_repeated_margins(pages))
+
+
+def test_a_document_with_one_line_on_every_page_keeps_that_line_once() -> None:
+    pages = ["Quarterly all-hands: bring questions", "Quarterly all-hands: bring questions\n2",
+             "Quarterly all-hands: bring questions\n3", "\n"]
+    cleaned = remove_repeated_margins(pages)
+    assert cleaned[0] == "Quarterly all-hands: bring questions"
+    assert [p for p in cleaned[1:] if p.strip()] == []
+
+
+def test_dot_leaders_and_page_numbers_are_still_recognised_in_their_linear_forms() -> None:
+    raw = "Contents\nIntro . . . . 3\nAnnex....iv\nA sentence ends here.... and goes on 4 ways.\nBody."
+    assert clean_text(raw) == "Contents\nA sentence ends here.... and goes on 4 ways.\nBody."
+    pages = [f"Body of page {n} with words.\nMore words {n}.\nAnd more.\n- {n} -" for n in range(1, 5)]
+    assert all("- " not in p for p in remove_repeated_margins(pages))

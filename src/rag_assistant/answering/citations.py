@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 # [1]  [1, 2]  [1][2]  [1-3] is read as 1 and 3 (models rarely write ranges; never invent 2)
 _MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;–-]\s*\d{1,3})*)\s*\]")
+# Only from the first space of a run: retried from every space, a long run is quadratic.
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"(?<![ \t])[ \t]+([.,;:!?])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,6 @@ def resolve_citations(text: str, source_count: int) -> ResolvedCitations:
         return "".join(f"[{n}]" for n in dict.fromkeys(valid))
 
     cleaned = _MARKER.sub(replace, text)
-    cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", cleaned)  # "fact ." after a dropped marker
+    cleaned = _SPACE_BEFORE_PUNCTUATION.sub(r"\1", cleaned)  # "fact ." after a dropped marker
     cleaned = re.sub(r"[ \t]{2,}", " ", cleaned).strip()
     return ResolvedCitations(cleaned, tuple(cited), tuple(dict.fromkeys(dropped)))

@@ -24,14 +24,23 @@ _HYPHEN_BREAK = re.compile(r"(?<=[^\W\d_])[-\u00ad]\n(?=[a-z])")
 # invisible word joins, whether or not the line break survived.
 _SOFT_HYPHEN = re.compile("[\u00ad\ufffe][ \t]*\n?")
 # Table-of-contents lines ("2.1 Tenets ....... 6") point at content, they are not content:
-# left in, they outrank the section they name for every question about it.
+# left in, they outrank the section they name for every question about it. A line ends in
+# four dots (spaced or not) and a page number. Every regex here must run in linear time on
+# any input (tests/test_linear_time.py): the lazy prefix tries each position of a line once,
+# and from each the fixed four-dot leader costs a constant (the old "(?:\.\s?){4,}\s*"
+# backtracked over every split of a run of dots: quadratic, minutes for one 20 KB line).
 _DOT_LEADER_LINE = re.compile(
-    r"^.*?(?:\.\s?){4,}\s*(?:\d{1,4}|[ivxlcdm]{1,7})[ \t]*(?:\n|$)", re.MULTILINE | re.IGNORECASE
+    r"^[^\n]*?(?:\.[ \t]?){4}[ \t]*+(?:\d{1,4}|[ivxlcdm]{1,7})[ \t]*+(?:\n|$)",
+    re.MULTILINE | re.IGNORECASE,
 )
+# Possessive runs: two neighbouring "\s*" would otherwise share a run of spaces every way.
 _PAGE_NUMBER_LINE = re.compile(
-    r"^\s*(?:page\s*)?[-–—]?\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*[-–—]?\s*(?:(?:of|/)\s*\d{1,4})?\s*$",
+    r"\s*+(?:page\s*+)?[-–—]?\s*+(?:\d{1,4}|[ivxlcdm]{1,7})\s*+[-–—]?\s*+(?:(?:of|/)\s*+\d{1,4})?\s*+$",
     re.IGNORECASE,
 )
+# A layout wrap: spaces at the end of a line that text continues after. The look-behind
+# starts a match only at the first space of a run (else each space rescans the run).
+_SOFT_WRAP = re.compile(r"(?<![ \t])[ \t]+\n(?=[^\n])")
 _DIGITS = re.compile(r"\d+")
 
 
@@ -53,7 +62,7 @@ def clean_text(text: str, *, soft_wrapped_lines: bool = False) -> str:
     text = _SOFT_HYPHEN.sub("", text)
     text = _DOT_LEADER_LINE.sub("", text)
     if soft_wrapped_lines:
-        text = re.sub(r"[ \t]+\n(?=[^\n])", " ", text)
+        text = _SOFT_WRAP.sub(" ", text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     text = "\n".join(lines)
     text = re.sub(r"\n{3,}", "\n\n", text)
@@ -91,6 +100,12 @@ def remove_repeated_margins(pages: list[str], *, edge_lines: int = 3) -> list[st
             if _line_key(line) in repeated or _PAGE_NUMBER_LINE.match(line):
                 keep[index] = None  # type: ignore[call-overload]
         cleaned.append("\n".join(ln for ln in keep if ln is not None))
+    if repeated and not any(page.strip() for page in cleaned):
+        # Every line was a "margin": a document that says the same thing on each page (a
+        # slide deck of one title, a form). Its text is content after all: keep it once.
+        first = next((i for i, page in enumerate(pages) if page.strip()), None)
+        if first is not None:
+            cleaned[first] = pages[first]
     return cleaned
 
 
