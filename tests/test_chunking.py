@@ -157,3 +157,35 @@ def test_the_budget_counts_hangul_by_syllables_only_for_a_model_that_cannot_read
     english = "Zero trust grants no implicit trust."
     assert counter.count_tokens([english]) == minilm.count_tokens([english])
     assert budget_counter(WORDS) is WORDS  # a counter that does not say it cannot read Hangul is trusted
+
+
+class OneTokenPerWord:
+    """What a WordPiece tokenizer does with an over-long word: one [UNK], whatever its length."""
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(t.split()) for t in texts]
+
+
+@pytest.mark.parametrize("text", [
+    "a" * 100_000,  # a 100 KB "one-token" word
+    ("x" * 5_000 + " ") * 20,  # long words between spaces
+    "short words here. " * 50 + "y" * 30_000 + " and more words after it.",
+], ids=["one-run", "long-words", "mixed"])
+def test_chunks_are_bounded_in_characters_whatever_the_tokenizer_says(text: str) -> None:
+    spans = split_spans(text, OneTokenPerWord(), 200, 32)
+    assert spans[0].start == 0 and spans[-1].end == len(text)
+    assert all(span.end - span.start <= 200 * 8 for span in spans)
+    assert all(b.start <= a.end and b.start > a.start for a, b in zip(spans, spans[1:], strict=False))
+    chunks = chunk_sections("doc", "v" * 12, [Section(text=text, page=1)], OneTokenPerWord(), 200, 32)
+    assert max(len(c.text) for c in chunks) <= 1_600
+    assert "".join(c.text for c in chunks).count("short words") >= text.count("short words")  # nothing lost
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=texts, max_chars=st.integers(8, 300))
+def test_spans_respect_an_explicit_character_cap(text: str, max_chars: int) -> None:
+    spans = split_spans(text, WORDS, 50, 8, max_chars=max_chars)
+    if text:
+        assert spans[0].start == 0 and spans[-1].end == len(text)
+        assert all(s.end - s.start <= max_chars for s in spans)
+        assert all(a.end >= b.start for a, b in zip(spans, spans[1:], strict=False))  # no gap

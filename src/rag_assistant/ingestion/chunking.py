@@ -6,6 +6,11 @@ exactly (every character belongs to one atom). Atoms are then packed greedily in
 a full chunk ends at its strongest boundary in its second half, and the next chunk starts
 with as many whole trailing atoms as fit in the overlap budget. Each chunk starts at least
 one atom after the previous one, so the loop always ends.
+
+Chunks are bounded in characters as well as tokens: a tokenizer can count a whole run of
+one character, or any over-long word, as a single [UNK] token, and a 20 MB "one-token"
+chunk is nothing a reader or an embedding can use. The cap sits far above real text
+(prose has 3-6 characters per token), so it only ever splits such runs.
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ class Span:
     tokens: int
 
 
+#: Hard cap on a chunk's characters per token of its budget (max_chars defaults to this x
+#: max_tokens: 1,600 characters for the default 200 tokens).
+MAX_CHARS_PER_TOKEN = 8
+
 # Boundary strength after an atom: lower is stronger.
 _PARAGRAPH, _LINE, _SENTENCE, _WORD, _CHARS = range(5)
 _SPLITTERS: tuple[re.Pattern[str], ...] = (
@@ -45,18 +54,22 @@ _SPLITTERS: tuple[re.Pattern[str], ...] = (
 
 
 def split_spans(
-    text: str, counter: TokenCounter, max_tokens: int, overlap_tokens: int = 0
+    text: str, counter: TokenCounter, max_tokens: int, overlap_tokens: int = 0,
+    *, max_chars: int | None = None,
 ) -> list[Span]:
-    """Spans of `text` (character offsets) that cover it, each at most `max_tokens` tokens."""
+    """Spans of `text` (character offsets) that cover it, each at most `max_tokens` tokens
+    and `max_chars` characters (default MAX_CHARS_PER_TOKEN x max_tokens)."""
     if max_tokens < 1:
         raise ValueError("max_tokens must be at least 1")
+    max_chars = max_chars or max_tokens * MAX_CHARS_PER_TOKEN
+    overlap_chars = max_chars * overlap_tokens // max_tokens
     if not 0 <= overlap_tokens < max_tokens:
         raise ValueError("overlap_tokens must be >= 0 and smaller than max_tokens")
     if not text:
         return []
 
     atoms: list[tuple[int, int, int]] = []  # (start, end, boundary level after it)
-    _atomize(text, 0, len(text), _PARAGRAPH, counter, max_tokens, atoms)
+    _atomize(text, 0, len(text), _PARAGRAPH, counter, max_tokens, atoms, max_chars=max_chars)
     counts = counter.count_tokens([text[s:e] for s, e, _ in atoms])
 
     spans: list[Span] = []
@@ -64,11 +77,12 @@ def split_spans(
     must_reach = 0  # the first atom no chunk has covered yet: each chunk must include it
     while first < len(atoms):
         last, total = first, counts[first]
-        while last + 1 < len(atoms) and total + counts[last + 1] <= max_tokens:
+        while (last + 1 < len(atoms) and total + counts[last + 1] <= max_tokens
+               and atoms[last + 1][1] - atoms[first][0] <= max_chars):
             last += 1
             total += counts[last]
         if last + 1 < len(atoms):
-            last = _best_cut(text, atoms, counts, first, max(first, must_reach), last, max_tokens)
+            last = _best_cut(text, atoms, counts, first, max(first, must_reach), last, max_tokens, max_chars)
         spans.append(
             Span(atoms[first][0], atoms[last][1], sum(counts[first : last + 1]))
         )
@@ -77,11 +91,13 @@ def split_spans(
         must_reach = last + 1
         next_first = last + 1
         carried = 0
-        while next_first - 1 > first and carried + counts[next_first - 1] <= overlap_tokens:
+        while (next_first - 1 > first and carried + counts[next_first - 1] <= overlap_tokens
+               and atoms[last][1] - atoms[next_first - 1][0] <= overlap_chars):
             next_first -= 1
             carried += counts[next_first]
         # The next chunk must bring new text: drop overlap until the next atom fits.
-        while next_first <= last and carried + counts[last + 1] > max_tokens:
+        while next_first <= last and (carried + counts[last + 1] > max_tokens
+                                      or atoms[last + 1][1] - atoms[next_first][0] > max_chars):
             carried -= counts[next_first]
             next_first += 1
         first = next_first
@@ -96,6 +112,7 @@ def _best_cut(
     earliest: int,
     last: int,
     max_tokens: int,
+    max_chars: int,
 ) -> int:
     """The atom to end on: the strongest boundary once the chunk is at least half full."""
     best, best_level, total = last, atoms[last][2], 0
@@ -104,7 +121,8 @@ def _best_cut(
         level = atoms[index][2]
         if level < _WORD and text[atoms[index][0] : atoms[index][1]].rstrip().endswith(":"):
             level = _WORD  # "...the following tenets:" belongs with the list after it
-        if index >= earliest and total * 2 >= max_tokens and level <= best_level:
+        half_full = total * 2 >= max_tokens or (atoms[index][1] - atoms[first][0]) * 2 >= max_chars
+        if index >= earliest and half_full and level <= best_level:
             best, best_level = index, level
     return best
 
@@ -118,19 +136,21 @@ def _atomize(
     max_tokens: int,
     out: list[tuple[int, int, int]],
     boundary: int = _PARAGRAPH,
+    *,
+    max_chars: int,
 ) -> None:
     """Append atoms tiling text[start:end]; the last one carries `boundary`."""
     if level == _CHARS:
-        _split_chars(text, start, end, counter, max_tokens, out, boundary)
+        _split_chars(text, start, end, counter, min(max_tokens, max_chars), out, boundary)
         return
     pieces = _split_keep(text, start, end, _SPLITTERS[level])
     sizes = counter.count_tokens([text[s:e] for s, e in pieces])
     for i, ((s, e), size) in enumerate(zip(pieces, sizes, strict=True)):
         after = boundary if i == len(pieces) - 1 else level
-        if size <= max_tokens:
+        if size <= max_tokens and e - s <= max_chars:
             out.append((s, e, after))
         else:
-            _atomize(text, s, e, level + 1, counter, max_tokens, out, after)
+            _atomize(text, s, e, level + 1, counter, max_tokens, out, after, max_chars=max_chars)
 
 
 def _split_keep(text: str, start: int, end: int, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
@@ -204,6 +224,8 @@ def chunk_sections(
     counter: TokenCounter,
     max_tokens: int,
     overlap_tokens: int,
+    *,
+    max_chars: int | None = None,
 ) -> list[Chunk]:
     """Chunks of a parsed document, with page ranges and heading paths, deterministic ids.
 
@@ -219,7 +241,8 @@ def chunk_sections(
             heading_tokens = counter.count_tokens([heading])[0] + 1
             budget = max(16, max_tokens - heading_tokens)
         overlap = min(overlap_tokens, budget // 2)
-        for span in split_spans(text, counter, budget, overlap):
+        chars = max_chars or max_tokens * MAX_CHARS_PER_TOKEN
+        for span in split_spans(text, counter, budget, overlap, max_chars=chars):
             body = text[span.start : span.end]
             stripped = body.strip()
             if not stripped:
