@@ -20,7 +20,7 @@ from ..errors import DocumentNotFoundError, FileTooLargeError
 from ..file_types import is_supported
 from ..models import IngestOutcome, IngestResult
 from ..service import RagService
-from ..sources import document_id_for
+from ..sources import clean_file_name, document_id_for
 
 log = logging.getLogger("rag_assistant.aws.s3")
 
@@ -119,7 +119,7 @@ class S3EventProcessor:
         return report
 
     def _created(self, record: S3Record, report: BatchReport) -> None:
-        name = PurePosixPath(record.key).name
+        name = clean_file_name(PurePosixPath(record.key).name)  # shown to people: no bidi tricks
         blobs = self._blobs_for(record.bucket)
         try:
             data = blobs.get(record.key, max_bytes=self._service.max_file_bytes)
