@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from rag_assistant.embedding.hashing import HashingEmbedder
-from rag_assistant.errors import ModelMismatchError
+from rag_assistant.errors import LeaseLostError, ModelMismatchError
 from rag_assistant.models import Chunk, Document, DocumentStatus
-from rag_assistant.store.base import VectorStore
+from rag_assistant.store.base import VectorStore, new_lease_owner
 
 EMBEDDER = HashingEmbedder(dimension=64)
 
@@ -172,3 +172,81 @@ class LeaseContract:
         assert store.lock_document("doc_a", "worker-2", 60) is True
         assert store.lock_document("doc_c", "worker-1", -1) is True  # already expired
         assert store.lock_document("doc_c", "worker-2", 60) is True
+
+    def test_a_lease_of_a_process_that_ended_is_free_even_when_its_pid_was_reused(self, store) -> None:
+        import os
+        import subprocess
+        import sys
+
+        def forged(**changes: str) -> str:
+            parts = dict(zip(["tag", "host", "boot", "pid", "started", "nonce"], new_lease_owner().split("|"),
+                             strict=True))
+            parts.update(changes)
+            return "|".join(parts.values())
+
+        # A holder that runs (this process) keeps its lease.
+        assert store.lock_document("doc_live", new_lease_owner(), 900) is True
+        assert store.lock_document("doc_live", new_lease_owner(), 900) is False
+        # The PID of the holder now belongs to a live process started at another time (here:
+        # this test's own PID with another start time): the holder is gone, the lease is free.
+        assert store.lock_document("doc_reused", forged(pid=str(os.getpid()), started="1"), 900) is True
+        taker = new_lease_owner()
+        assert store.lock_document("doc_reused", taker, 900) is True
+        assert store.lock_document("doc_reused", new_lease_owner(), 900) is False  # the new holder keeps it
+        # A holder whose PID no longer runs at all.
+        ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                               text=True, check=True)
+        assert store.lock_document("doc_dead", forged(pid=ended.stdout.strip()), 900) is True
+        assert store.lock_document("doc_dead", new_lease_owner(), 900) is True
+        # Another machine's (or another boot's) process cannot be checked: its lease lasts to expiry.
+        assert store.lock_document("doc_far", forged(host="another-host", pid="1", started="1"), 900) is True
+        assert store.lock_document("doc_far", new_lease_owner(), 900) is False
+        assert store.lock_document("doc_old_boot", forged(boot="an-earlier-boot", pid="1", started="1"), 900)
+        assert store.lock_document("doc_old_boot", new_lease_owner(), 900) is False
+
+    def test_a_delete_during_indexing_wins(self, store) -> None:
+        store.bind_model(EMBEDDER.name, EMBEDDER.dimension)
+        put(store, "doc_a", ["version one of the runbook"], version="v1")
+        put(store, "doc_b", ["another document stays"], version="v1")
+
+        indexer = new_lease_owner()
+        assert store.lock_document("doc_a", indexer, 900)
+        # ... the indexer parses and embeds version two; meanwhile a DELETE arrives:
+        assert store.delete_document("doc_a") is True
+        new_chunks = make_chunks("doc_a", ["version two of the runbook", "more of it"], "v2")
+        with pytest.raises(LeaseLostError):
+            store.replace_chunks(make_document("doc_a", chunk_count=2), new_chunks,
+                                 EMBEDDER.embed_documents([c.text for c in new_chunks]), lease_owner=indexer)
+        with pytest.raises(LeaseLostError):  # nor may it record a failure
+            store.upsert_document(make_document("doc_a", status=DocumentStatus.FAILED, error="x"),
+                                  lease_owner=indexer)
+        assert store.get_document("doc_a") is None and store.get_chunks("doc_a") == []
+        assert {h.chunk.document_id for h in store.search(EMBEDDER.embed_query("version of the runbook"), 10)} \
+            == {"doc_b"}
+        assert store.keyword_search("runbook", 10) == [] and store.count_chunks() == 1
+        store.unlock_document("doc_a", indexer)  # what the indexer does last: harmless now
+
+        # A first version in flight is fenced off the same way, and the DELETE reports it.
+        first = new_lease_owner()
+        assert store.lock_document("doc_new", first, 900)
+        assert store.delete_document("doc_new") is True
+        with pytest.raises(LeaseLostError):
+            put_under_lease(store, "doc_new", ["never visible"], first)
+        assert store.get_document("doc_new") is None and store.get_chunks("doc_new") == []
+        assert store.delete_document("doc_new") is False  # nothing left to delete
+
+        # Later uploads index normally; the lease-checked commit is the ordinary path.
+        again = new_lease_owner()
+        assert store.lock_document("doc_a", again, 900)
+        put_under_lease(store, "doc_a", ["version three"], again, version="v3")
+        store.upsert_document(store.get_document("doc_a"), lease_owner=again)
+        store.unlock_document("doc_a", again)
+        assert [c.text for c in store.get_chunks("doc_a")] == ["version three"]
+        assert store.count_chunks() == 2
+
+
+def put_under_lease(store: VectorStore, document_id: str, texts: list[str], owner: str,
+                    version: str = "v1") -> None:
+    chunks = make_chunks(document_id, texts, version)
+    store.replace_chunks(make_document(document_id, chunk_count=len(chunks)), chunks,
+                         EMBEDDER.embed_documents(texts), lease_owner=owner)

@@ -49,6 +49,20 @@ class Settings(BaseSettings):
     chunk_size_tokens: int = Field(200, ge=16, le=510, validation_alias="RAG_CHUNK_SIZE")
     chunk_overlap_tokens: int = Field(32, ge=0, validation_alias="RAG_CHUNK_OVERLAP")
     max_file_bytes: int = Field(50 * 1024 * 1024, ge=1, validation_alias="RAG_MAX_FILE_BYTES")
+    # What "too big" means for one document besides its bytes (ingestion/parsing.py); each
+    # refusal is a failed document with code too_complex and the variable's name.
+    max_pages: int = Field(2_000, ge=1, validation_alias="RAG_MAX_PAGES")
+    max_document_chars: int = Field(5_000_000, ge=1_000, validation_alias="RAG_MAX_DOCUMENT_CHARS")
+    max_chunks: int = Field(10_000, ge=1, validation_alias="RAG_MAX_CHUNKS")
+    # Files are read in a reader process bounded in memory (address space) and time
+    # (ingestion/isolation.py). 512 MB leaves the upload Lambda (1024 MB) room for the model.
+    parse_isolation: Literal["process", "none"] = Field("process", validation_alias="RAG_PARSE_ISOLATION")
+    parse_memory_mb: int = Field(512, ge=128, validation_alias="RAG_PARSE_MEMORY_MB")
+    parse_timeout_seconds: float = Field(60.0, gt=0, le=900, validation_alias="RAG_PARSE_TIMEOUT")
+    # Documents indexed at once (0: half the cores, at least one) and uploads that may wait
+    # for one; past that an upload is refused as server_busy rather than slowing queries.
+    ingest_workers: int = Field(0, ge=0, le=64, validation_alias="RAG_INGEST_WORKERS")
+    ingest_queue: int = Field(16, ge=0, le=10_000, validation_alias="RAG_INGEST_QUEUE")
 
     # --- embeddings --------------------------------------------------------------------
     embedding_model_name: str = Field(
@@ -136,6 +150,11 @@ class Settings(BaseSettings):
         """CORS_ALLOWED_ORIGINS as a list: "*" (the spec's default) or comma-separated origins."""
         origins = [o.strip() for o in self.cors_allowed_origins.split(",") if o.strip()]
         return origins or ["*"]
+
+    @property
+    def ingest_concurrency(self) -> int:
+        """RAG_INGEST_WORKERS, or half the cores: the other half stays free for questions."""
+        return self.ingest_workers or max(1, (os.cpu_count() or 1) // 2)
 
     @property
     def in_lambda(self) -> bool:

@@ -48,6 +48,32 @@ class DecodingError(IngestError):
     code = "decoding_failed"
 
 
+class DocumentTooComplexError(IngestError):
+    """The file exceeds a per-document bound (pages, characters, chunks, the reader's
+    memory); the message names the bound and its setting."""
+
+    code = "too_complex"
+
+
+class ParseTimeoutError(IngestError):
+    """Reading the file took longer than RAG_PARSE_TIMEOUT."""
+
+    code = "timeout"
+
+
+class ServerBusyError(RagError):
+    """Every ingestion worker is busy and the queue is full: nothing was recorded; retry."""
+
+    code = "server_busy"
+
+
+class LeaseLostError(RagError):
+    """The document was deleted (or its lease taken over) while a new version was being
+    indexed: the delete wins, the new version is dropped."""
+
+    code = "superseded"
+
+
 class DocumentBusyError(RagError):
     """Another worker is indexing this document right now; try again later."""
 

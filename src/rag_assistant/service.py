@@ -6,18 +6,26 @@ import hashlib
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .answering.base import AnswerGenerator
 from .config import Settings
 from .embedding.base import Embedder
-from .errors import DocumentBusyError, DocumentNotFoundError, IngestError
+from .errors import (
+    DocumentBusyError,
+    DocumentNotFoundError,
+    DocumentTooComplexError,
+    IngestError,
+    LeaseLostError,
+    ServerBusyError,
+)
 from .file_types import MEDIA_TYPES, check_size, is_supported, media_type_for, suffix_of
 from .ingestion.chunking import chunk_sections
-from .ingestion.parsing import parse_document
+from .ingestion.parsing import DocumentLimits, parse_document
 from .models import (
     Answer,
     AnswerEvent,
@@ -35,8 +43,13 @@ from .models import (
 )
 from .retrieval.retriever import Mode as RetrievalMode
 from .retrieval.retriever import Retriever
-from .sources import document_id_for, local_source
-from .store.base import VectorStore, utc_now
+from .sources import clean_file_name, document_id_for, local_source
+from .store.base import VectorStore, new_lease_owner, utc_now
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .ingestion.isolation import ParserPool
 
 log = logging.getLogger("rag_assistant.service")
 
@@ -46,6 +59,41 @@ MAX_SOURCES = 50
 MAX_SEARCH_RESULTS = 1000
 #: How long an ingestion lease lasts: the upload Lambda's 15-minute timeout.
 LOCK_SECONDS = 900
+#: Chunks embedded per call: bounds the tokenizer's memory on a large document.
+EMBED_SLICE = 64
+
+
+class _Admission:
+    """At most `slots` documents indexed at once and `queue` more waiting; the rest are
+    turned away at once (ServerBusyError) instead of piling up threads, memory and CPU that
+    questions need."""
+
+    def __init__(self, slots: int, queue: int) -> None:
+        self._slots, self._queue = slots, queue
+        self._active = self._waiting = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def admit(self) -> Iterator[None]:
+        with self._changed:
+            if self._active >= self._slots and self._waiting >= self._queue:
+                raise ServerBusyError(
+                    f"the server is indexing {self._active} document(s) with {self._waiting} more waiting "
+                    "(RAG_INGEST_WORKERS, RAG_INGEST_QUEUE); try again in a moment"
+                )
+            self._waiting += 1
+            try:
+                while self._active >= self._slots:
+                    self._changed.wait()
+            finally:
+                self._waiting -= 1
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._active -= 1
+                self._changed.notify()
 
 
 class RagService:
@@ -66,6 +114,12 @@ class RagService:
         self._answerer: AnswerGenerator | None = None
         self._answerer_lock = threading.Lock()
         self._model_bound = False
+        self._parser: ParserPool | None = None
+        self._parser_lock = threading.Lock()
+        self._admission = _Admission(settings.ingest_concurrency, settings.ingest_queue)
+        self._limits = DocumentLimits(
+            max_pages=settings.max_pages, max_chars=settings.max_document_chars, max_chunks=settings.max_chunks
+        )
         self._retriever = Retriever(
             store, embedder, mode=settings.retrieval_mode, dense_weight=settings.hybrid_dense_weight
         )
@@ -73,11 +127,18 @@ class RagService:
     # --- lifecycle -----------------------------------------------------------------------
 
     def warm_up(self) -> None:
-        """Load the embedding model (and build the answerer) now rather than on first use."""
+        """Load the embedding model (and build the answerer, start a file reader) now rather
+        than on first use."""
+        if self._settings.parse_isolation == "process":
+            self._parser_pool().start()
         self._embedder.warm_up()
         _ = self._answer_generator
 
     def close(self) -> None:
+        with self._parser_lock:
+            parser, self._parser = self._parser, None
+        if parser is not None:
+            parser.close()
         self._store.close()
 
     def __enter__(self) -> RagService:
@@ -106,32 +167,18 @@ class RagService:
     # --- ingestion -----------------------------------------------------------------------
 
     def ingest_bytes(self, source: str, file_name: str, data: bytes) -> IngestResult:
-        """Index one file. Never raises for a bad file: the reason is in the result."""
+        """Index one file. Never raises for a bad file: the reason is in the result.
+
+        Waits its turn while RAG_INGEST_WORKERS files are being indexed; fails at once with
+        error code server_busy (nothing recorded) when RAG_INGEST_QUEUE more already wait."""
         started = time.perf_counter()
         document_id = document_id_for(source)
-        owner = uuid.uuid4().hex
-        if not self._store.lock_document(document_id, owner, LOCK_SECONDS):
-            return IngestResult(
-                source, file_name, IngestOutcome.FAILED, document_id,
-                reason="another worker is indexing this document; try again later",
-                error_code=DocumentBusyError.code,
-            )
         try:
-            result = self._ingest(document_id, source, file_name, data)
-        except IngestError as exc:
-            self._record_failure(document_id, source, file_name, data, str(exc))
-            result = IngestResult(
-                source, file_name, IngestOutcome.FAILED, document_id, reason=str(exc), error_code=exc.code
-            )
-        except Exception as exc:  # a bug must not stop the other files of a batch
-            log.exception("unexpected error while indexing", extra={"document_id": document_id})
-            reason = f"internal error ({type(exc).__name__}); see the log for details"
-            self._record_failure(document_id, source, file_name, data, reason)
-            result = IngestResult(
-                source, file_name, IngestOutcome.FAILED, document_id, reason=reason, error_code="internal_error"
-            )
-        finally:
-            self._store.unlock_document(document_id, owner)
+            with self._admission.admit():
+                result = self._ingest_leased(document_id, source, file_name, data)
+        except ServerBusyError as exc:
+            result = IngestResult(source, file_name, IngestOutcome.FAILED, document_id, reason=str(exc),
+                                  error_code=exc.code)
         result = replace(result, seconds=time.perf_counter() - started)
         log.info(
             "ingested %s: %s",
@@ -142,7 +189,35 @@ class RagService:
         )
         return result
 
-    def _ingest(self, document_id: str, source: str, file_name: str, data: bytes) -> IngestResult:
+    def _ingest_leased(self, document_id: str, source: str, file_name: str, data: bytes) -> IngestResult:
+        owner = new_lease_owner()
+        if not self._store.lock_document(document_id, owner, LOCK_SECONDS):
+            return IngestResult(
+                source, file_name, IngestOutcome.FAILED, document_id,
+                reason="another worker is indexing this document; try again later",
+                error_code=DocumentBusyError.code,
+            )
+        try:
+            return self._ingest(document_id, source, file_name, data, owner)
+        except LeaseLostError as exc:  # deleted meanwhile: the delete wins, nothing to record
+            return IngestResult(source, file_name, IngestOutcome.FAILED, document_id, reason=str(exc),
+                                error_code=exc.code)
+        except IngestError as exc:
+            self._record_failure(document_id, source, file_name, data, str(exc), lease_owner=owner)
+            return IngestResult(
+                source, file_name, IngestOutcome.FAILED, document_id, reason=str(exc), error_code=exc.code
+            )
+        except Exception as exc:  # a bug must not stop the other files of a batch
+            log.exception("unexpected error while indexing", extra={"document_id": document_id})
+            reason = f"internal error ({type(exc).__name__}); see the log for details"
+            self._record_failure(document_id, source, file_name, data, reason, lease_owner=owner)
+            return IngestResult(
+                source, file_name, IngestOutcome.FAILED, document_id, reason=reason, error_code="internal_error"
+            )
+        finally:
+            self._store.unlock_document(document_id, owner)
+
+    def _ingest(self, document_id: str, source: str, file_name: str, data: bytes, owner: str) -> IngestResult:
         media_type = media_type_for(file_name)
         self._bind_model(claim=True)
         content_hash = hashlib.sha256(data).hexdigest()
@@ -158,13 +233,17 @@ class RagService:
                 source, file_name, IngestOutcome.UNCHANGED, document_id, existing.chunk_count
             )
 
-        parsed = parse_document(file_name, data, max_bytes=self._settings.max_file_bytes)
+        parsed = self._parse(file_name, data)
         size = min(self._settings.chunk_size_tokens, self._embedder.max_tokens - 2)
         overlap = min(self._settings.chunk_overlap_tokens, size // 2)
         chunks = chunk_sections(document_id, content_hash, parsed.sections, self._embedder, size, overlap)
         if not chunks:
             raise IngestError("the file contains no text to index", code="empty_document")
-        vectors = self._embedder.embed_documents([c.embedding_text() for c in chunks])
+        if len(chunks) > self._limits.max_chunks:
+            raise DocumentTooComplexError(
+                f"the file makes {len(chunks):,} chunks; the limit is {self._limits.max_chunks:,} (RAG_MAX_CHUNKS)"
+            )
+        vectors = self._embed_chunks([c.embedding_text() for c in chunks])
         now = utc_now()
         document = Document(
             document_id=document_id,
@@ -181,8 +260,33 @@ class RagService:
             created_at=existing.created_at if existing else now,
             updated_at=now,
         )
-        self._store.replace_chunks(document, chunks, vectors)
+        self._store.replace_chunks(document, chunks, vectors, lease_owner=owner)
         return IngestResult(source, file_name, IngestOutcome.INDEXED, document_id, len(chunks))
+
+    def _parse(self, file_name: str, data: bytes):  # -> ParsedDocument
+        if self._settings.parse_isolation == "none":
+            return parse_document(file_name, data, max_bytes=self._settings.max_file_bytes, limits=self._limits)
+        return self._parser_pool().parse(file_name, data)
+
+    def _parser_pool(self) -> ParserPool:
+        with self._parser_lock:
+            if self._parser is None:
+                from .ingestion.isolation import ParserPool
+
+                self._parser = ParserPool(
+                    workers=self._settings.ingest_concurrency,
+                    memory_bytes=self._settings.parse_memory_mb * 1024 * 1024,
+                    timeout_seconds=self._settings.parse_timeout_seconds,
+                    limits=self._limits,
+                    max_bytes=self._settings.max_file_bytes,
+                )
+            return self._parser
+
+    def _embed_chunks(self, texts: list[str]) -> np.ndarray:
+        import numpy as np
+
+        parts = [self._embedder.embed_documents(texts[i : i + EMBED_SLICE]) for i in range(0, len(texts), EMBED_SLICE)]
+        return np.vstack(parts)
 
     def ingest_failed(self, source: str, file_name: str, error: IngestError, data: bytes = b"") -> IngestResult:
         """Record a file that failed before it could be read (too large, unreadable) the way a
@@ -193,7 +297,8 @@ class RagService:
                             error_code=error.code)
 
     def _record_failure(
-        self, document_id: str, source: str, file_name: str, data: bytes, reason: str
+        self, document_id: str, source: str, file_name: str, data: bytes, reason: str,
+        *, lease_owner: str | None = None,
     ) -> None:
         """A failed new version leaves the last good one searchable, with the error noted."""
         try:
@@ -201,7 +306,8 @@ class RagService:
             existing = self._store.get_document(document_id)
             if existing is not None and existing.status is DocumentStatus.READY:
                 self._store.upsert_document(
-                    replace(existing, error=f"the latest version failed: {reason}", updated_at=now)
+                    replace(existing, error=f"the latest version failed: {reason}", updated_at=now),
+                    lease_owner=lease_owner,
                 )
                 return
             self._store.upsert_document(
@@ -217,8 +323,11 @@ class RagService:
                     error=reason,
                     created_at=existing.created_at if existing else now,
                     updated_at=now,
-                )
+                ),
+                lease_owner=lease_owner,
             )
+        except LeaseLostError:
+            pass  # deleted meanwhile: the delete wins
         except Exception:
             log.exception("could not record the failure", extra={"document_id": document_id})
 
@@ -233,7 +342,7 @@ class RagService:
             return IngestResult(
                 source, path.name, IngestOutcome.FAILED, document_id_for(source), reason=reason, error_code=code
             )
-        return self.ingest_bytes(source, path.name, data)
+        return self.ingest_bytes(source, clean_file_name(path.name), data)
 
     # --- questions -----------------------------------------------------------------------
 

@@ -46,7 +46,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Malformed request (invalid JSON, bad cursor)"},
     422: {"model": ErrorResponse, "description": "Invalid field values"},
 }
-_UPLOAD_STATUS = {"unsupported_file": 415, "file_too_large": 413, "embedding_unavailable": 503}
+_UPLOAD_STATUS = {"unsupported_file": 415, "file_too_large": 413, "embedding_unavailable": 503,
+                  "server_busy": 503, "superseded": 409}
 DOCUMENT_ID = Annotated[str, Path(min_length=1, max_length=200)]
 
 

@@ -6,7 +6,7 @@ per second (docs/BENCHMARKS.md). Page numbers are physical (1-based), what a vie
 
 from __future__ import annotations
 
-from ..errors import CorruptFileError, EncryptedFileError, NoTextLayerError
+from ..errors import CorruptFileError, DocumentTooComplexError, EncryptedFileError, NoTextLayerError
 from ..models import Page
 
 _PDF_MAGIC = b"%PDF-"
@@ -29,8 +29,9 @@ def _sniff_not_pdf(data: bytes) -> str | None:
     return "the file is not a PDF: no '%PDF-' header"
 
 
-def extract_pages(data: bytes) -> list[Page]:
-    """Text of every page. Raises an IngestError subclass with a reason a person can act on."""
+def extract_pages(data: bytes, *, max_pages: int | None = None, max_chars: int | None = None) -> list[Page]:
+    """Text of every page. Raises an IngestError subclass with a reason a person can act on,
+    DocumentTooComplexError past `max_pages` pages or `max_chars` characters of text."""
     not_pdf = _sniff_not_pdf(data)
     if not_pdf:
         raise CorruptFileError(not_pdf)
@@ -49,7 +50,12 @@ def extract_pages(data: bytes) -> list[Page]:
 
     pages: list[Page] = []
     failed_pages = 0
+    characters = 0
     try:
+        if max_pages is not None and len(document) > max_pages:
+            raise DocumentTooComplexError(
+                f"the PDF has {len(document):,} pages; the limit is {max_pages:,} (RAG_MAX_PAGES)"
+            )
         for index in range(len(document)):
             try:
                 page = document[index]
@@ -62,6 +68,11 @@ def extract_pages(data: bytes) -> list[Page]:
                 failed_pages += 1
                 text = ""
             pages.append(Page(number=index + 1, text=text))
+            characters += len(text)
+            if max_chars is not None and characters > max_chars:
+                from .parsing import check_characters
+
+                check_characters(characters, max_chars, more=True)
     finally:
         document.close()
 

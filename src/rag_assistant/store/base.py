@@ -31,21 +31,30 @@ class VectorStore(Protocol):
         """Newest first, stable across pages; returns (page, next cursor or None)."""
         ...
 
-    def upsert_document(self, document: Document) -> None:
-        """Write the document record alone (status changes: processing, failed)."""
+    def upsert_document(self, document: Document, *, lease_owner: str | None = None) -> None:
+        """Write the document record alone (status changes: processing, failed).
+
+        With `lease_owner`, only while that owner holds the document's lease; LeaseLostError
+        otherwise (the document was deleted meanwhile)."""
         ...
 
     def replace_chunks(
-        self, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray
+        self, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray,
+        *, lease_owner: str | None = None,
     ) -> None:
         """Atomically make `chunks` the document's only chunks and write `document`.
 
         Readers see either the old version or the new one, never a mix or a partial set.
+        With `lease_owner`, the commit happens only while that owner still holds the lease:
+        a delete in between ends the lease, so the delete wins (LeaseLostError, nothing
+        written).
         """
         ...
 
     def delete_document(self, document_id: str) -> bool:
-        """Remove the document and its chunks; False when it did not exist."""
+        """Remove the document and its chunks, and end any ingestion lease on it so that an
+        index in flight cannot bring it back. False when there was neither a document nor a
+        live lease."""
         ...
 
     def get_chunks(self, document_id: str) -> list[Chunk]: ...
@@ -64,7 +73,10 @@ class VectorStore(Protocol):
         """Take the document's ingestion lease; False while another owner holds a live one.
 
         Two workers indexing one document at once (S3 delivers events at least once)
-        would otherwise sweep each other's chunks.
+        would otherwise sweep each other's chunks. A lease is live until it expires, or
+        until its owner (a new_lease_owner() token) is seen to be a process of this machine
+        that no longer runs — a killed worker does not block its document for the TTL, even
+        when its PID now belongs to another process.
         """
         ...
 
@@ -94,3 +106,69 @@ def decode_cursor(cursor: str, arity: int) -> list[str]:
     if not isinstance(values, list) or len(values) != arity or not all(isinstance(v, str) for v in values):
         raise ValueError("invalid cursor")
     return values
+
+
+# --- lease owners --------------------------------------------------------------------------
+#
+# A lease owner token names the process that holds a lease, so that another process on the
+# same machine can tell a dead holder from a live one without waiting for the TTL:
+# "lease1|host|boot id|pid|process start time|random". A PID alone is not enough: PIDs are
+# reused (a server restarted in a container is PID 1 again), but the pair (PID, start time
+# since boot) names one process for the life of the machine, and the boot id the boot.
+
+_LEASE_PREFIX = "lease1"
+
+
+def new_lease_owner() -> str:
+    import os
+    import socket
+    import uuid
+
+    pid = os.getpid()
+    return "|".join([_LEASE_PREFIX, socket.gethostname(), _boot_id(), str(pid), _process_start(pid) or "",
+                     uuid.uuid4().hex])
+
+
+def lease_owner_gone(owner: str) -> bool | None:
+    """True: the owner is a process of this machine (same host, same boot) that has ended,
+    or whose PID now belongs to a process started at another time. False: it runs, or it
+    lives on another machine (its lease then ends by expiry). None: not a new_lease_owner()
+    token (the store decides by its own means)."""
+    import os
+    import socket
+
+    parts = owner.split("|")
+    if len(parts) != 6 or parts[0] != _LEASE_PREFIX or not parts[3].isdigit():
+        return None
+    _, host, boot, pid_text, started, _ = parts
+    if host != socket.gethostname() or boot != _boot_id():
+        return False
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # it exists, under another user
+    current = _process_start(pid)
+    return bool(started and current and current != started)
+
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _process_start(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count from its end.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else None

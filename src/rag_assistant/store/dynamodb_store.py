@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelMismatchError
+from ..errors import LeaseLostError, ModelMismatchError
 from ..models import Chunk, Document, DocumentStatus, SearchHit
 from ..text.bm25 import BM25Index
+from .base import lease_owner_gone
 from .dynamodb_catalog import (
     _DOC_FIELDS,
     DOCUMENT_SK,
@@ -42,6 +43,7 @@ from .dynamodb_catalog import (
 log = logging.getLogger("rag_assistant.store.dynamodb")
 
 _BATCH = 25  # BatchWriteItem's limit
+_LEASE_SK = "#lock"
 
 
 class DynamoDBVectorStore(DynamoDBCatalog):
@@ -93,11 +95,18 @@ class DynamoDBVectorStore(DynamoDBCatalog):
 
     # --- documents -----------------------------------------------------------------------
 
-    def upsert_document(self, document: Document) -> None:
+    def upsert_document(self, document: Document, *, lease_owner: str | None = None) -> None:
         """Write the document's fields; its live chunk version (if any) is left alone."""
-        self._write_document(document, version=None)
+        if lease_owner is None:
+            self._write_document(document, version=None)
+        else:
+            self._commit_under_lease(document.document_id, lease_owner,
+                                     [{"Update": self._document_update(document, None)}])
 
     def _write_document(self, document: Document, version: str | None) -> None:
+        self._client.update_item(**self._document_update(document, version))
+
+    def _document_update(self, document: Document, version: str | None) -> dict[str, Any]:
         values = {f: getattr(document, f) for f in _DOC_FIELDS}
         if version is not None:
             values["version"] = version
@@ -111,7 +120,7 @@ class DynamoDBVectorStore(DynamoDBCatalog):
         expression = "SET " + ", ".join(f"#{k} = :{k}" for k in values)
         if absent:
             expression += " REMOVE " + ", ".join(f"#{k}" for k in absent)
-        self._client.update_item(
+        return dict(
             TableName=self.table_name,
             Key=self._key(document.document_id, DOCUMENT_SK),
             UpdateExpression=expression,
@@ -119,7 +128,29 @@ class DynamoDBVectorStore(DynamoDBCatalog):
             ExpressionAttributeValues={f":{k}": self._ser.serialize(v) for k, v in values.items()},
         )
 
-    def replace_chunks(self, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+    def _commit_under_lease(self, document_id: str, owner: str, writes: list[dict[str, Any]]) -> None:
+        """`writes` in one transaction with a check that `owner` still holds the lease: a
+        delete ends the lease first, so it either sees this commit (and removes it) or this
+        commit sees it (LeaseLostError)."""
+        check = {"ConditionCheck": {
+            "TableName": self.table_name, "Key": self._key(document_id, _LEASE_SK),
+            "ConditionExpression": "#o = :owner", "ExpressionAttributeNames": {"#o": "owner"},
+            "ExpressionAttributeValues": {":owner": {"S": owner}},
+        }}
+        try:
+            self._client.transact_write_items(TransactItems=[check, *writes])
+        except self._client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise LeaseLostError(
+                    "the document was deleted (or taken over by another upload) while this version "
+                    "was being indexed; nothing was written"
+                ) from None
+            raise
+
+    def replace_chunks(
+        self, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray, *, lease_owner: str | None = None
+    ) -> None:
         if self._model is None:
             raise RuntimeError("bind_model() must be called before chunks are written")
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -132,13 +163,35 @@ class DynamoDBVectorStore(DynamoDBCatalog):
                 [{"PutRequest": {"Item": self._chunk_item(c, v, version)}} for c, v in zip(chunks, vectors, strict=True)]
             )
             # 2. the commit: the document item and the manifest point at it
-            self._write_document(document, version=version)
-            self._publish(document.document_id, {"v": version, "f": document.file_name})
+            live = {"v": version, "f": document.file_name}
+            if lease_owner is None:
+                self._write_document(document, version=version)
+                self._publish(document.document_id, live)
+            else:
+                self._ensure_manifest()
+                try:
+                    self._commit_under_lease(document.document_id, lease_owner, [
+                        {"Update": self._document_update(document, version)},
+                        {"Update": self._manifest_update(document.document_id, live)},
+                    ])
+                except LeaseLostError:
+                    self._delete_version(document.document_id, version)
+                    raise
+                self._bump_counter()
             # 3. the old version, now unreachable, is removed
             self._delete_chunks(document.document_id, keep_version=version)
 
     def delete_document(self, document_id: str) -> bool:
         with self._lock:
+            # Taking the lease first fences off an index in flight: its commit checks the lease.
+            fence = f"deleting|{uuid.uuid4().hex}"
+            previous = self._client.put_item(
+                TableName=self.table_name,
+                Item=self._item({"document_id": document_id, "chunk_id": _LEASE_SK, "owner": fence,
+                                 "expires_at": int(time.time()) + 300}),
+                ReturnValues="ALL_OLD",
+            ).get("Attributes")
+            leased = bool(previous) and int(previous["expires_at"]["N"]) >= int(time.time())
             try:
                 self._client.delete_item(
                     TableName=self.table_name,
@@ -150,7 +203,8 @@ class DynamoDBVectorStore(DynamoDBCatalog):
                 existed = False
             self._publish(document_id, None)
             self._delete_chunks(document_id, keep_version=None)
-        return existed
+            self.unlock_document(document_id, fence)
+        return existed or leased
 
     def get_chunks(self, document_id: str) -> list[Chunk]:
         for _ in range(5):
@@ -173,11 +227,28 @@ class DynamoDBVectorStore(DynamoDBCatalog):
         try:
             self._client.put_item(
                 TableName=self.table_name,
-                Item=self._item({"document_id": document_id, "chunk_id": "#lock", "owner": owner,
+                Item=self._item({"document_id": document_id, "chunk_id": _LEASE_SK, "owner": owner,
                                  "expires_at": now + ttl_seconds}),
                 ConditionExpression="attribute_not_exists(document_id) OR expires_at < :now OR #o = :owner",
                 ExpressionAttributeNames={"#o": "owner"},
                 ExpressionAttributeValues={":now": {"N": str(now)}, ":owner": {"S": owner}},
+            )
+            return True
+        except self._client.exceptions.ConditionalCheckFailedException:
+            pass
+        # Held: free all the same when its holder is a process of this machine that has
+        # ended (killed mid-ingestion, its PID perhaps reused since); replace exactly it.
+        held = self._get(document_id, _LEASE_SK, consistent=True)
+        if not held or held.get("owner") == owner or not lease_owner_gone(str(held.get("owner", ""))):
+            return False
+        try:
+            self._client.put_item(
+                TableName=self.table_name,
+                Item=self._item({"document_id": document_id, "chunk_id": _LEASE_SK, "owner": owner,
+                                 "expires_at": now + ttl_seconds}),
+                ConditionExpression="#o = :held",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":held": {"S": str(held["owner"])}},
             )
             return True
         except self._client.exceptions.ConditionalCheckFailedException:
@@ -187,7 +258,7 @@ class DynamoDBVectorStore(DynamoDBCatalog):
         try:
             self._client.delete_item(
                 TableName=self.table_name,
-                Key=self._key(document_id, "#lock"),
+                Key=self._key(document_id, _LEASE_SK),
                 ConditionExpression="#o = :owner",
                 ExpressionAttributeNames={"#o": "owner"},
                 ExpressionAttributeValues={":owner": {"S": owner}},
@@ -275,6 +346,11 @@ class DynamoDBVectorStore(DynamoDBCatalog):
         """Point the manifest at a document's live version (None: remove it), then bump the
         counter that warm readers poll. Manifest first: a reader that sees the new counter
         finds the manifest already updated."""
+        self._ensure_manifest()
+        self._client.update_item(**self._manifest_update(document_id, live))
+        self._bump_counter()
+
+    def _manifest_update(self, document_id: str, live: dict[str, str] | None) -> dict[str, Any]:
         names = {"#d": "documents", "#id": document_id, "#c": "corpus_version"}
         values: dict[str, Any] = {":one": {"N": "1"}}
         if live is None:
@@ -282,11 +358,12 @@ class DynamoDBVectorStore(DynamoDBCatalog):
         else:
             expression = "SET #d.#id = :live ADD #c :one"
             values[":live"] = self._ser.serialize(live)
-        self._ensure_manifest()
-        self._client.update_item(
+        return dict(
             TableName=self.table_name, Key=self._key(META_PK, "#manifest"),
             UpdateExpression=expression, ExpressionAttributeNames=names, ExpressionAttributeValues=values,
         )
+
+    def _bump_counter(self) -> None:
         self._client.update_item(
             TableName=self.table_name, Key=self._key(META_PK, "#counter"),
             UpdateExpression="ADD #c :one", ExpressionAttributeNames={"#c": "corpus_version"},
@@ -336,6 +413,12 @@ class DynamoDBVectorStore(DynamoDBCatalog):
             if "LastEvaluatedKey" not in page:
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _delete_version(self, document_id: str, version: str) -> None:
+        self._batch_write([
+            {"DeleteRequest": {"Key": self._key(document_id, item["chunk_id"])}}
+            for item in self._query_partition(document_id, keys_only=True) if item.get("version") == version
+        ])
 
     def _delete_chunks(self, document_id: str, keep_version: str | None) -> None:
         doomed = [

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelMismatchError
+from ..errors import LeaseLostError, ModelMismatchError
 from ..models import Chunk, Document, DocumentStatus, SearchHit
 from ..text.keywords import keyword_terms, keyword_text
-from .base import decode_cursor, encode_cursor
+from .base import decode_cursor, encode_cursor, lease_owner_gone
 
 #: 2: the keyword index holds normalised terms (text/keywords.py), not raw text.
 SCHEMA_VERSION = "2"
@@ -189,9 +189,22 @@ class SqliteVectorStore:
             next_cursor = encode_cursor(last.created_at, last.document_id)
         return documents, next_cursor
 
-    def upsert_document(self, document: Document) -> None:
+    def upsert_document(self, document: Document, *, lease_owner: str | None = None) -> None:
         with self._lock, self._db:
+            self._check_lease(document.document_id, lease_owner)
             self._write_document(document)
+
+    def _check_lease(self, document_id: str, owner: str | None) -> None:
+        # Inside the writing transaction: a delete either committed before (the lease is
+        # gone) or waits for this one to end (and then removes what it wrote).
+        if owner is None:
+            return
+        rows = list(self._db.execute("SELECT owner FROM leases WHERE document_id = ?", (document_id,)))
+        if not rows or rows[0][0] != owner:
+            raise LeaseLostError(
+                "the document was deleted (or taken over by another upload) while this version was "
+                "being indexed; nothing was written"
+            )
 
     def _write_document(self, d: Document) -> None:
         self._db.execute(
@@ -210,7 +223,8 @@ class SqliteVectorStore:
         )
 
     def replace_chunks(
-        self, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray
+        self, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray,
+        *, lease_owner: str | None = None,
     ) -> None:
         if self._model is None:
             raise RuntimeError("bind_model() must be called before chunks are written")
@@ -218,6 +232,7 @@ class SqliteVectorStore:
         if len(chunks) != len(vectors) or (len(chunks) and vectors.shape[1] != self._model[1]):
             raise ValueError(f"expected one {self._model[1]}-dimensional vector per chunk")
         with self._lock, self._db:
+            self._check_lease(document.document_id, lease_owner)
             self._delete_chunks(document.document_id)
             self._write_document(document)
             for chunk, vector in zip(chunks, vectors, strict=True):
@@ -247,9 +262,13 @@ class SqliteVectorStore:
 
     def delete_document(self, document_id: str) -> bool:
         with self._lock, self._db:
+            # Ending the lease fences off an index in flight: its commit finds no lease.
+            leased = list(self._db.execute(
+                "SELECT 1 FROM leases WHERE document_id = ? AND expires_at >= ?", (document_id, time.time())))
+            self._db.execute("DELETE FROM leases WHERE document_id = ?", (document_id,))
             self._delete_chunks(document_id)
             self._db.execute("DELETE FROM documents WHERE document_id = ?", (document_id,))
-            return self._db.changes() > 0
+            return self._db.changes() > 0 or bool(leased)
 
     def get_chunks(self, document_id: str) -> list[Chunk]:
         return [
@@ -272,7 +291,7 @@ class SqliteVectorStore:
                 held_by, host, pid, expires_at = rows[0]
                 # A lease outlives a process killed mid-ingestion (Ctrl-C): on this machine,
                 # a dead holder's lease is free at once instead of after its TTL.
-                if held_by != owner and expires_at >= now and _alive(host, pid):
+                if held_by != owner and expires_at >= now and not _gone(held_by, host, pid):
                     return False
             self._db.execute(
                 "INSERT OR REPLACE INTO leases (document_id, owner, host, pid, expires_at) VALUES (?, ?, ?, ?, ?)",
@@ -327,6 +346,11 @@ class SqliteVectorStore:
                 connection.close()
             self._connections.clear()
         self._local = threading.local()
+
+
+def _gone(owner: str, host: str, pid: int) -> bool:
+    gone = lease_owner_gone(owner)
+    return (not _alive(host, pid)) if gone is None else gone
 
 
 def _alive(host: str, pid: int) -> bool:
