@@ -89,3 +89,86 @@ def test_real_model_answers_with_pages_from_the_right_pdf(nist_service) -> None:
     assert all(c.hit.chunk.page and 1 <= c.hit.chunk.page <= 59 for c in cited)
     ssdf = nist_service.ask("Which practices does the Secure Software Development Framework recommend?")
     assert ssdf.answered and any(c.hit.file_name == "NIST.SP.800-218.pdf" for c in ssdf.citations if c.quote)
+
+
+def _blocking_embedder(hashing_embedder):
+    """The hashing embedder, made to wait inside its first document batch until released."""
+    import threading
+
+    entered, release = threading.Event(), threading.Event()
+    original = hashing_embedder.embed_documents
+
+    def embed(texts):
+        if not entered.is_set():
+            entered.set()
+            assert release.wait(30)
+        return original(texts)
+
+    hashing_embedder.embed_documents = embed
+    return entered, release
+
+
+def test_a_delete_during_reindexing_wins(hashing_service, hashing_embedder) -> None:
+    import threading
+
+    import pytest
+
+    from rag_assistant.errors import DocumentNotFoundError
+
+    first = hashing_service.ingest_bytes("upload:///runbook.md", "runbook.md", b"# Runbook\nVersion one.")
+    assert first.outcome is IngestOutcome.INDEXED
+    entered, release = _blocking_embedder(hashing_embedder)
+    results = []
+    worker = threading.Thread(target=lambda: results.append(hashing_service.ingest_bytes(
+        "upload:///runbook.md", "runbook.md", b"# Runbook\nVersion two, indexing when the delete arrives.")))
+    worker.start()
+    assert entered.wait(30)  # version two is being embedded
+    hashing_service.delete_document(first.document_id)  # the DELETE answers 204 now
+    release.set()
+    worker.join(30)
+    (result,) = results
+    assert result.outcome is IngestOutcome.FAILED and result.error_code == "superseded"
+    with pytest.raises(DocumentNotFoundError):
+        hashing_service.get_document(first.document_id)
+    assert hashing_service.document_chunks(first.document_id) == []
+    assert hashing_service.search("version two indexing") == []
+    # A later upload indexes it again.
+    again = hashing_service.ingest_bytes("upload:///runbook.md", "runbook.md", b"# Runbook\nVersion three.")
+    assert again.outcome is IngestOutcome.INDEXED
+
+
+def test_uploads_past_the_queue_are_turned_away_at_once(settings, hashing_embedder) -> None:
+    import threading
+
+    import pytest
+
+    from rag_assistant.bootstrap import create_service
+    from rag_assistant.errors import DocumentNotFoundError
+
+    bounded = settings.model_copy(update={"ingest_workers": 1, "ingest_queue": 1})
+    with create_service(bounded, embedder=hashing_embedder) as service:
+        entered, release = _blocking_embedder(hashing_embedder)
+        results = {}
+
+        def ingest(name: str) -> None:
+            results[name] = service.ingest_bytes(f"upload:///{name}", name, f"Text of {name}.".encode())
+
+        running = threading.Thread(target=ingest, args=("running.txt",))
+        running.start()
+        assert entered.wait(30)
+        waiting = threading.Thread(target=ingest, args=("waiting.txt",))
+        waiting.start()
+        for _ in range(3000):  # until the second one waits in the queue
+            if service._admission._waiting:
+                break
+            threading.Event().wait(0.01)
+        refused = service.ingest_bytes("upload:///refused.txt", "refused.txt", b"Text of refused.")
+        assert refused.outcome is IngestOutcome.FAILED and refused.error_code == "server_busy"
+        assert "RAG_INGEST_QUEUE" in refused.reason
+        with pytest.raises(DocumentNotFoundError):  # turned away: nothing recorded
+            service.get_document(refused.document_id)
+        release.set()
+        running.join(30)
+        waiting.join(30)
+        assert results["running.txt"].outcome is IngestOutcome.INDEXED
+        assert results["waiting.txt"].outcome is IngestOutcome.INDEXED

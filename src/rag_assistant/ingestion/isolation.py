@@ -27,13 +27,23 @@ from pathlib import Path
 from ..errors import CorruptFileError, DocumentTooComplexError, IngestError, ParseTimeoutError
 from ..models import ParsedDocument, Section
 from .parsing import DocumentLimits
-from .worker import FRAME
+from .worker import FRAME, RECYCLE_RSS_BYTES
 
 log = logging.getLogger("rag_assistant.ingestion")
 
 #: Environment variables a reader gets: enough to run Python, and no secrets (API keys stay
 #: with the server even if a hostile file took over the reader).
 _PASSED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "HOME", "SYSTEMROOT")
+
+
+def _ingest_errors() -> list[type[IngestError]]:
+    """IngestError and its subclasses: the reader's error code comes back as its type."""
+    found, pending = [], [IngestError]
+    while pending:
+        kind = pending.pop()
+        found.append(kind)
+        pending.extend(kind.__subclasses__())
+    return found
 
 
 class _ReaderDied(Exception):
@@ -49,13 +59,13 @@ class _ReaderTimedOut(Exception):
 class _Reader:
     """One reader process and its pipes; used by one thread at a time."""
 
-    def __init__(self, memory_bytes: int) -> None:
+    def __init__(self, memory_bytes: int, recycle_bytes: int) -> None:
         package_root = str(Path(__file__).resolve().parents[2])
         path = os.pathsep.join(dict.fromkeys([package_root, *(p for p in sys.path if p)]))
         env = {k: os.environ[k] for k in _PASSED_ENVIRONMENT if k in os.environ}
         env.update(PYTHONPATH=path, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "rag_assistant.ingestion.worker", str(memory_bytes)],
+            [sys.executable, "-m", "rag_assistant.ingestion.worker", str(memory_bytes), str(recycle_bytes)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True,
             # Its own session: a Ctrl-C meant for the CLI does not print a reader's traceback;
             # the reader ends when the server's end of its pipe closes.
@@ -156,8 +166,10 @@ class ParserPool:
         timeout_seconds: float,
         limits: DocumentLimits,
         max_bytes: int | None = None,
+        recycle_bytes: int = RECYCLE_RSS_BYTES,
     ) -> None:
         self._memory_bytes = memory_bytes
+        self._recycle_bytes = recycle_bytes
         self._timeout = timeout_seconds
         self._limits = limits
         self._max_bytes = max_bytes
@@ -174,7 +186,7 @@ class ParserPool:
         """Start one reader now (it loads the parsers while nothing waits for it)."""
         with self._lock:
             if not self._idle and not self._closed:
-                self._idle.append(_Reader(self._memory_bytes))
+                self._idle.append(_Reader(self._memory_bytes, self._recycle_bytes))
 
     def reader_pids(self) -> list[int]:
         with self._lock:
@@ -194,7 +206,8 @@ class ParserPool:
             code = str(reply["error"])
             if code == "internal_error":  # a parser bug is this file's problem, not the server's
                 raise CorruptFileError(str(reply["message"]))
-            raise IngestError(str(reply["message"]), code=code)
+            error_type = next((t for t in _ingest_errors() if t.code == code), IngestError)
+            raise error_type(str(reply["message"]), code=code)
         return ParsedDocument(
             file_name=file_name,
             media_type=str(reply["media_type"]),
@@ -242,7 +255,7 @@ class ParserPool:
                 if reader.alive():
                     return reader
                 reader.kill()
-        return _Reader(self._memory_bytes)
+        return _Reader(self._memory_bytes, self._recycle_bytes)
 
     def _give_back(self, reader: _Reader) -> None:
         with self._lock:

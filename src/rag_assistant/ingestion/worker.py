@@ -1,6 +1,7 @@
 """The reader process: parses and cleans untrusted files inside hard bounds.
 
-Started by ingestion/isolation.py as `python -m rag_assistant.ingestion.worker MEMORY_BYTES`.
+Started by ingestion/isolation.py as
+`python -m rag_assistant.ingestion.worker MEMORY_BYTES RECYCLE_BYTES`.
 It caps its own address space (RLIMIT_AS) before it reads anything, so a decompression bomb
 or a parser bug runs out of memory here — killing at most this process — instead of in the
 server. It talks over stdin/stdout in frames (an 8-byte length, then the bytes): a request
@@ -22,8 +23,9 @@ from typing import Any, BinaryIO
 
 FRAME = struct.Struct("<Q")
 #: A worker that ends a document with more resident memory than this exits (and a fresh one
-#: takes its place): CPython and glibc keep freed memory for reuse.
-RECYCLE_RSS_BYTES = 160 * 1024 * 1024
+#: takes its place): CPython and glibc keep freed memory for reuse. A fresh reader holds
+#: ~25 MB, ~31 MB after the NIST PDFs; a 4 M-character text leaves it at 50-70 MB.
+RECYCLE_RSS_BYTES = 64 * 1024 * 1024
 #: How much lower the reader's CPU priority is than the server's (queries come first).
 NICENESS = 5
 
@@ -91,7 +93,7 @@ def handle(request: dict[str, Any], data: bytes) -> dict[str, Any]:
     }
 
 
-def serve(memory_bytes: int, stdin: BinaryIO, stdout: BinaryIO) -> None:
+def serve(memory_bytes: int, stdin: BinaryIO, stdout: BinaryIO, recycle_bytes: int = RECYCLE_RSS_BYTES) -> None:
     if memory_bytes > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     try:
@@ -115,7 +117,7 @@ def serve(memory_bytes: int, stdin: BinaryIO, stdout: BinaryIO) -> None:
         except MemoryError:
             return  # not even the error fits: exiting is the reply (the server reports it)
         del data
-        recycle = bool(reply.pop("exit", False)) or resident_bytes() > RECYCLE_RSS_BYTES
+        recycle = bool(reply.pop("exit", False)) or resident_bytes() > recycle_bytes
         reply["recycle"] = recycle
         write_frame(stdout, json.dumps(reply, ensure_ascii=False).encode("utf-8", "replace"))  # lone surrogates: "?"
         if recycle:
@@ -124,10 +126,11 @@ def serve(memory_bytes: int, stdin: BinaryIO, stdout: BinaryIO) -> None:
 
 def main() -> None:
     memory_bytes = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    recycle_bytes = int(sys.argv[2]) if len(sys.argv) > 2 else RECYCLE_RSS_BYTES
     stdout = sys.stdout.buffer
     # Anything a library prints must not corrupt the frames: stdout goes to stderr.
     sys.stdout = sys.stderr
-    serve(memory_bytes, sys.stdin.buffer, stdout)
+    serve(memory_bytes, sys.stdin.buffer, stdout, recycle_bytes)
 
 
 if __name__ == "__main__":
