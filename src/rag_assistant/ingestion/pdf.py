@@ -6,6 +6,8 @@ per second (docs/BENCHMARKS.md). Page numbers are physical (1-based), what a vie
 
 from __future__ import annotations
 
+import threading
+
 from ..errors import CorruptFileError, DocumentTooComplexError, EncryptedFileError, NoTextLayerError
 from ..models import Page
 
@@ -29,13 +31,29 @@ def _sniff_not_pdf(data: bytes) -> str | None:
     return "the file is not a PDF: no '%PDF-' header"
 
 
+#: PDFium is not thread-safe, not even across documents (pypdfium2's docs: concurrent calls
+#: "would crash or corrupt the process"). The server reads PDFs in reader processes of one
+#: thread; whoever parses in-process (RAG_PARSE_ISOLATION=none, scripts) is serialized here.
+_PDFIUM = threading.Lock()
+
+
 def extract_pages(data: bytes, *, max_pages: int | None = None, max_chars: int | None = None) -> list[Page]:
     """Text of every page. Raises an IngestError subclass with a reason a person can act on,
     DocumentTooComplexError past `max_pages` pages or `max_chars` characters of text."""
     not_pdf = _sniff_not_pdf(data)
     if not_pdf:
         raise CorruptFileError(not_pdf)
+    with _PDFIUM:
+        pages = _extract(data, max_pages, max_chars)
+    if not any(page.text.strip() for page in pages):
+        raise NoTextLayerError(
+            f"the PDF has {len(pages)} page(s) but no text layer (a scan?); "
+            "run OCR on it first (for example with ocrmypdf) and upload the result"
+        )
+    return pages
 
+
+def _extract(data: bytes, max_pages: int | None, max_chars: int | None) -> list[Page]:
     import pypdfium2 as pdfium  # heavy native library: imported only when a PDF arrives
 
     try:
@@ -80,11 +98,6 @@ def extract_pages(data: bytes, *, max_pages: int | None = None, max_chars: int |
         raise CorruptFileError("the PDF has no pages")
     if failed_pages == len(pages):
         raise CorruptFileError("no page of the PDF could be read (the file is damaged)")
-    if not any(page.text.strip() for page in pages):
-        raise NoTextLayerError(
-            f"the PDF has {len(pages)} page(s) but no text layer (a scan?); "
-            "run OCR on it first (for example with ocrmypdf) and upload the result"
-        )
     return pages
 
 
