@@ -242,7 +242,89 @@ def bench_latency(questions: int) -> list[str]:
     return lines
 
 
-# --- 3. hostile files ----------------------------------------------------------------------
+# --- 3. the largest document the limits allow ---------------------------------------------
+
+
+def measure_document(kind: str) -> None:
+    """In a fresh process: index one document at the character limit and print how much
+    the process's peak RSS rose (its bytes already in memory, as an upload's are)."""
+    import json
+    import random
+
+    from rag_assistant.bootstrap import create_service
+    from rag_assistant.embedding.hashing import HashingEmbedder
+    from rag_assistant.embedding.registry import create_embedder
+
+    minilm = create_embedder("sentence-transformers/all-MiniLM-L6-v2", cache_dir=Settings().cache_dir)
+
+    class MiniLMTokens(HashingEmbedder):
+        """MiniLM's tokenizer sizes the chunks; hashing vectors keep thousands of embeddings quick."""
+
+        def count_tokens(self, texts):
+            return minilm.count_tokens(texts)
+
+    limit = Settings().max_document_chars
+    if kind == "prose":
+        rng = random.Random(1)
+        words = ("zero trust architecture assumes no implicit trust granted to assets or accounts based "
+                 "solely on their physical or network location policy engine administrator").split()
+        parts, size = [], 0
+        while size < limit - 1_000:
+            sentence = " ".join(rng.choice(words) for _ in range(15)) + (". \n\n" if rng.random() < 0.1 else ". ")
+            parts.append(sentence)
+            size += len(sentence)
+        data = "".join(parts).encode()
+    else:
+        data = b"x" * (limit - 1_000)
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(RAG_DATA_DIR=folder, LLM_PROVIDER="extractive")
+        with create_service(settings, embedder=MiniLMTokens()) as service:
+            service.warm_up()
+            service.ingest_bytes("bench:///warm.txt", "warm.txt", b"A first small document.")
+            before = _status_mb("VmRSS")
+            Path("/proc/self/clear_refs").write_text("5")
+            start = time.perf_counter()
+            result = service.ingest_bytes("bench:///big.txt", "big.txt", data)
+            seconds = time.perf_counter() - start
+            print(json.dumps({"outcome": str(result.outcome), "chunks": result.chunk_count, "bytes": len(data),
+                              "chars": len(data.decode()), "seconds": seconds,
+                              "rise": _status_mb("VmHWM") - before, "kept": _status_mb("VmRSS") - before}))
+
+
+def _status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(field)
+
+
+def bench_largest_document() -> list[str]:
+    import json
+
+    lines = [
+        "### The largest document the limits allow (RAG_MAX_DOCUMENT_CHARS = 3,000,000), in the server's process",
+        "",
+        "| document | characters | chunks | seconds | peak RSS rise | kept after |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, what in (("prose", "English prose"), ("run", "one character, no spaces")):
+        done = subprocess.run([sys.executable, __file__, "--measure-document", kind], capture_output=True,
+                              text=True, check=True)
+        m = json.loads(done.stdout.strip().splitlines()[-1])
+        assert m["outcome"] == "indexed", m
+        lines.append(f"| {what} | {m['chars']:,} | {m['chunks']:,} | {m['seconds']:.1f} | +{m['rise']:.0f} MB "
+                     f"| +{m['kept']:.0f} MB |")
+    lines += [
+        "",
+        "Chunked with MiniLM's tokenizer, embedded with the hashing embedder (thousands of MiniLM",
+        "embeddings would add minutes, not memory: they go 64 chunks at a time). The file's bytes",
+        "(at most RAG_MAX_FILE_BYTES) come on top: an upload holds them until it is indexed.",
+        "",
+    ]
+    return lines
+
+
+# --- 4. hostile files ----------------------------------------------------------------------
 
 
 def bench_hostile() -> list[str]:
@@ -284,7 +366,11 @@ def bench_hostile() -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer repeats and questions")
+    parser.add_argument("--measure-document", choices=["prose", "run"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure_document:
+        measure_document(args.measure_document)
+        return
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
         f"run on {time.strftime('%Y-%m-%d')}.",
@@ -292,6 +378,7 @@ def main() -> None:
     ]
     lines += bench_throughput(3 if args.quick else 5)
     lines += bench_latency(12 if args.quick else 30)
+    lines += bench_largest_document()
     lines += bench_hostile()
     command = "make bench (bench/bench_hostile.py" + (" --quick)" if args.quick else ")")
     write_section("bench_hostile", ["## Ingestion under attack and under load", "", f"Command: `{command}`", "",

@@ -52,8 +52,8 @@ class Settings(BaseSettings):
     # What "too big" means for one document besides its bytes (ingestion/parsing.py); each
     # refusal is a failed document with code too_complex and the variable's name.
     max_pages: int = Field(2_000, ge=1, validation_alias="RAG_MAX_PAGES")
-    max_document_chars: int = Field(5_000_000, ge=1_000, validation_alias="RAG_MAX_DOCUMENT_CHARS")
-    max_chunks: int = Field(10_000, ge=1, validation_alias="RAG_MAX_CHUNKS")
+    max_document_chars: int = Field(3_000_000, ge=1_000, validation_alias="RAG_MAX_DOCUMENT_CHARS")
+    max_chunks: int = Field(5_000, ge=1, validation_alias="RAG_MAX_CHUNKS")
     # Files are read in a reader process bounded in memory (address space) and time
     # (ingestion/isolation.py). 512 MB leaves the upload Lambda (1024 MB) room for the model.
     parse_isolation: Literal["process", "none"] = Field("process", validation_alias="RAG_PARSE_ISOLATION")

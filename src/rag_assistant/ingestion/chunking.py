@@ -70,7 +70,7 @@ def split_spans(
 
     atoms: list[tuple[int, int, int]] = []  # (start, end, boundary level after it)
     _atomize(text, 0, len(text), _PARAGRAPH, counter, max_tokens, atoms, max_chars=max_chars)
-    counts = counter.count_tokens([text[s:e] for s, e, _ in atoms])
+    counts = _count_tokens(counter, text, [(s, e) for s, e, _ in atoms])
 
     spans: list[Span] = []
     first = 0
@@ -144,13 +144,27 @@ def _atomize(
         _split_chars(text, start, end, counter, min(max_tokens, max_chars), out, boundary)
         return
     pieces = _split_keep(text, start, end, _SPLITTERS[level])
-    sizes = counter.count_tokens([text[s:e] for s, e in pieces])
+    # A piece over the character cap is split further whatever its tokens: not counting it
+    # spares the tokenizer a megabyte-long "word" (its alignment tables cost ~60 bytes a char).
+    sizes = _count_tokens(counter, text, [(s, e) if e - s <= max_chars else (s, s) for s, e in pieces])
     for i, ((s, e), size) in enumerate(zip(pieces, sizes, strict=True)):
         after = boundary if i == len(pieces) - 1 else level
         if size <= max_tokens and e - s <= max_chars:
             out.append((s, e, after))
         else:
             _atomize(text, s, e, level + 1, counter, max_tokens, out, after, max_chars=max_chars)
+
+
+#: Texts per tokenizer call: the tokenizer's results for a whole document at the character limit
+#: at once cost the server ~200 MB (measured on 5 M characters); in batches, a few MB.
+_COUNT_BATCH = 256
+
+
+def _count_tokens(counter: TokenCounter, text: str, ranges: list[tuple[int, int]]) -> list[int]:
+    counts: list[int] = []
+    for i in range(0, len(ranges), _COUNT_BATCH):
+        counts += counter.count_tokens([text[s:e] for s, e in ranges[i : i + _COUNT_BATCH]])
+    return counts
 
 
 def _split_keep(text: str, start: int, end: int, pattern: re.Pattern[str]) -> list[tuple[int, int]]:

@@ -46,6 +46,12 @@ def _ingest_errors() -> list[type[IngestError]]:
     return found
 
 
+_BOOTSTRAP = (
+    "import os, sys; sys.path[:0] = sys.argv[1].split(os.pathsep); "
+    "from rag_assistant.ingestion.worker import main; main(sys.argv[2:])"
+)
+
+
 class _ReaderDied(Exception):
     def __init__(self, returncode: int | None) -> None:
         super().__init__(f"reader exited with {returncode}")
@@ -60,12 +66,13 @@ class _Reader:
     """One reader process and its pipes; used by one thread at a time."""
 
     def __init__(self, memory_bytes: int, recycle_bytes: int) -> None:
+        # The reader imports exactly what the server imports: -I -S (no site hooks, no PYTHON*
+        # variables), then the server's own sys.path (a Lambda's /var/task and /opt/python).
         package_root = str(Path(__file__).resolve().parents[2])
         path = os.pathsep.join(dict.fromkeys([package_root, *(p for p in sys.path if p)]))
         env = {k: os.environ[k] for k in _PASSED_ENVIRONMENT if k in os.environ}
-        env.update(PYTHONPATH=path, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "rag_assistant.ingestion.worker", str(memory_bytes), str(recycle_bytes)],
+            [sys.executable, "-I", "-S", "-c", _BOOTSTRAP, path, str(memory_bytes), str(recycle_bytes)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True,
             # Its own session: a Ctrl-C meant for the CLI does not print a reader's traceback;
             # the reader ends when the server's end of its pipe closes.

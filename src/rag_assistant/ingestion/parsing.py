@@ -19,9 +19,9 @@ class DocumentLimits:
 
     max_pages: int = 2_000
     #: Characters of text, counted as it is extracted or decoded.
-    max_chars: int = 5_000_000
+    max_chars: int = 3_000_000
     #: Each section becomes one chunk at least: more sections than chunks is refused early.
-    max_chunks: int = 10_000
+    max_chunks: int = 5_000
 
 
 def parse_document(

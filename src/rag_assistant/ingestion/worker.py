@@ -1,7 +1,7 @@
 """The reader process: parses and cleans untrusted files inside hard bounds.
 
-Started by ingestion/isolation.py as
-`python -m rag_assistant.ingestion.worker MEMORY_BYTES RECYCLE_BYTES`.
+Started by ingestion/isolation.py (which calls main() with the memory bound and the
+recycling threshold in bytes).
 It caps its own address space (RLIMIT_AS) before it reads anything, so a decompression bomb
 or a parser bug runs out of memory here — killing at most this process — instead of in the
 server. It talks over stdin/stdout in frames (an 8-byte length, then the bytes): a request
@@ -124,9 +124,11 @@ def serve(memory_bytes: int, stdin: BinaryIO, stdout: BinaryIO, recycle_bytes: i
             return
 
 
-def main() -> None:
-    memory_bytes = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    recycle_bytes = int(sys.argv[2]) if len(sys.argv) > 2 else RECYCLE_RSS_BYTES
+def main(args: list[str] | None = None) -> None:
+    """args: [memory bytes (0: unbounded), recycle bytes]."""
+    args = sys.argv[1:] if args is None else args
+    memory_bytes = int(args[0]) if args else 0
+    recycle_bytes = int(args[1]) if len(args) > 1 else RECYCLE_RSS_BYTES
     stdout = sys.stdout.buffer
     # Anything a library prints must not corrupt the frames: stdout goes to stderr.
     sys.stdout = sys.stderr
