@@ -35,8 +35,9 @@ PDFS = sorted((REPO / "tests" / "fixtures" / "pdfs").glob("*.pdf"))
 sys.path[:0] = [str(REPO / "src"), str(REPO / "bench"), str(REPO / "tests")]
 
 from hostile_files import hostile_files  # noqa: E402
-from rag_assistant.config import Settings  # noqa: E402
 from report import write_section  # noqa: E402
+
+from rag_assistant.config import Settings  # noqa: E402
 
 #: The servers' output, for when one fails.
 SERVER_LOG = Path(tempfile.gettempdir()) / "rag-bench-hostile-server.log"
@@ -123,9 +124,11 @@ class Server:
         self.base = f"http://127.0.0.1:{port}"
         environment = dict(os.environ, RAG_DATA_DIR=str(data_dir), LLM_PROVIDER="extractive", LOG_LEVEL="WARNING",
                            **env)
-        self.process = subprocess.Popen([sys.executable, "-m", "rag_assistant", "serve", "--port", str(port)],
-                                        env=environment, stdout=subprocess.DEVNULL,
-                                        stderr=open(SERVER_LOG, "a"))
+        with SERVER_LOG.open("a") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "rag_assistant", "serve", "--port", str(port)],
+                env=environment, stdout=subprocess.DEVNULL, stderr=log,
+            )
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -266,8 +269,9 @@ def measure_document(kind: str) -> None:
     limit = Settings().max_document_chars
     if kind == "prose":
         rng = random.Random(1)
-        words = ("zero trust architecture assumes no implicit trust granted to assets or accounts based "
-                 "solely on their physical or network location policy engine administrator").split()
+        words = ["zero", "trust", "architecture", "assumes", "no", "implicit", "trust", "granted", "to",
+                 "assets", "or", "accounts", "based", "solely", "on", "their", "physical", "or", "network",
+                 "location", "policy", "engine", "administrator"]
         parts, size = [], 0
         while size < limit - 1_000:
             sentence = " ".join(rng.choice(words) for _ in range(15)) + (". \n\n" if rng.random() < 0.1 else ". ")

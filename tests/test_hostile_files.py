@@ -19,12 +19,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from hostile_files import PARSE_TIMEOUT_SECONDS, HostileFile, hostile_files, write_all
-from rag_assistant.config import Settings
-from rag_assistant.sources import document_id_for
 from test_aws_handlers import invoke_upload, lambda_env, s3_event  # noqa: F401 - lambda_env is a fixture
 from test_web_page import free_port
+
+from rag_assistant.config import Settings
+from rag_assistant.sources import document_id_for
 
 DEFAULTS = Settings()
 NORMAL_DOC = (
@@ -64,6 +64,7 @@ def check_outcome(hostile: HostileFile, outcome: str, code: str | None, reason: 
         assert reason and EXPLAINED[hostile.expect].search(reason), reason
 
 
+@pytest.mark.slow  # the CLI runs the real model in its own process
 def test_the_cli_indexes_or_refuses_each_hostile_file_and_keeps_the_rest(
     tmp_path: Path, model_cache: Path, attack: list[HostileFile]
 ) -> None:

@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import SSDF_PDF, ZERO_TRUST_PDF
 from hostile_files import graphics_state_bomb, shared_stream_bomb
+
 from rag_assistant.errors import DocumentTooComplexError, IngestError, ParseTimeoutError
 from rag_assistant.ingestion.isolation import ParserPool
 from rag_assistant.ingestion.parsing import DocumentLimits, parse_document

@@ -14,6 +14,7 @@ and exits after a document that left it big, so the memory goes back to the OS.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -96,10 +97,8 @@ def handle(request: dict[str, Any], data: bytes) -> dict[str, Any]:
 def serve(memory_bytes: int, stdin: BinaryIO, stdout: BinaryIO, recycle_bytes: int = RECYCLE_RSS_BYTES) -> None:
     if memory_bytes > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    try:
+    with contextlib.suppress(OSError):  # lowering one's priority is allowed everywhere we know of
         os.nice(NICENESS)
-    except OSError:
-        pass
     # The readers load now, while the worker waits for its first document.
     import charset_normalizer  # noqa: F401
     import markdown_it  # noqa: F401
