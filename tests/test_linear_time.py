@@ -50,10 +50,10 @@ EDGE = st.lists(st.sampled_from(ATOMS), max_size=3).map("".join)
 MAX_GROWTH = 8.0
 #: The smaller input is made at least this long, and longer until it costs measurable time.
 MIN_CHARS = 4_000
-MAX_CHARS = 64_000
+MAX_CHARS = 16_000
 
 FUZZ = settings(
-    max_examples=12, deadline=None, derandomize=True, database=None,
+    max_examples=5, deadline=None, derandomize=True, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -82,9 +82,14 @@ def assert_linear(
     """fn's CPU time on 4x the input is at most MAX_GROWTH x its time on the input."""
     chars = min_chars
     small_cost = _cpu(fn, _make(prefix, unit, suffix, chars), 1)
-    # Grow the input until it costs a few milliseconds: below that, timer noise dominates.
-    while small_cost < 0.002 and chars < MAX_CHARS:
+    # Grow the input until it costs a millisecond: below that, timer noise dominates. Shrink
+    # it while it costs more than 50 ms: a cubic regression would otherwise run for hours
+    # before failing. (Times only choose the sizes; the verdict is their ratio.)
+    while small_cost < 0.001 and chars < MAX_CHARS:
         chars *= 2
+        small_cost = _cpu(fn, _make(prefix, unit, suffix, chars), 1)
+    while small_cost > 0.05 and chars > 250:
+        chars //= 2
         small_cost = _cpu(fn, _make(prefix, unit, suffix, chars), 1)
     small, large = _make(prefix, unit, suffix, chars), _make(prefix, unit, suffix, 4 * chars)
     for attempt in range(3):  # a busy machine may slow one measurement: measure again
@@ -114,8 +119,11 @@ def clean_pdf_text(text: str) -> object:
 
 
 def margins(text: str) -> object:
-    # Five pages that each carry the text: every line is an edge line of every page.
-    return remove_repeated_margins([text, "x\n" + text, text + "\ny", text, text])
+    # Five pages that each carry the text (every line an edge line of every page, repeated),
+    # and two pages (too few to call anything repeated: each edge line meets the page-number
+    # filter).
+    return (remove_repeated_margins([text, "x\n" + text, text + "\ny", text, text]),
+            remove_repeated_margins([text, text + "\nend"]))
 
 
 def sentences(text: str) -> object:
@@ -181,7 +189,8 @@ SPLITTERS = [sentences, keywords, question_keywords, markdown_sections]
 @pytest.mark.parametrize("fn", CLEANERS + SPLITTERS, ids=lambda f: f.__name__)
 @FUZZ
 @given(prefix=EDGE, unit=UNIT, suffix=EDGE)
-@example(prefix="1 Introduction ", unit=".", suffix="x")  # the table-of-contents freeze
+@example(prefix="", unit=".", suffix="")  # the table-of-contents freeze: a line of dots
+@example(prefix="1 Introduction ", unit=".", suffix="\n")
 @example(prefix="a", unit=" ", suffix="x")
 @example(prefix="page", unit=" ", suffix="x")
 @example(prefix="1", unit=" ", suffix="x")  # the page-number filter: cubic before
@@ -193,7 +202,7 @@ def test_text_functions_take_linear_time(fn, prefix: str, unit: str, suffix: str
 
 
 @pytest.mark.parametrize("fn", [chunks, chunks_markdown], ids=lambda f: f.__name__)
-@settings(max_examples=6, deadline=None, derandomize=True, database=None,
+@settings(max_examples=3, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(prefix=EDGE, unit=UNIT, suffix=EDGE)
 @example(prefix="", unit="a", suffix="")  # one huge word: a single [UNK] token
@@ -204,7 +213,7 @@ def test_chunking_takes_linear_time(fn, prefix: str, unit: str, suffix: str) -> 
     assert_linear(fn, prefix, unit, suffix)
 
 
-@settings(max_examples=8, deadline=None, derandomize=True, database=None,
+@settings(max_examples=4, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(prefix=EDGE, unit=UNIT, suffix=EDGE)
 @example(prefix="fact", unit=" ", suffix="x")
@@ -213,7 +222,7 @@ def test_citation_resolution_takes_linear_time(prefix: str, unit: str, suffix: s
     assert_linear(citations, prefix, unit, suffix)
 
 
-@settings(max_examples=6, deadline=None, derandomize=True, database=None,
+@settings(max_examples=4, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(prefix=EDGE, unit=UNIT, suffix=EDGE)
 @example(prefix="", unit="1. ", suffix="")

@@ -186,7 +186,7 @@ def test_every_call_of_the_three_functions_is_recorded_across_the_path(run) -> N
     made = {name: {(c["signing_name"], c["operation"], c.get("error")) for c in calls}
             for name, calls in _calls(run).items()}
     assert {("s3", "GetObject", None), ("s3", "HeadObject", "404"), ("s3", "GetObject", "NoSuchKey"),
-            ("dynamodb", "BatchWriteItem", None)} <= made[UPLOAD], made[UPLOAD]
+            ("dynamodb", "BatchWriteItem", None), ("dynamodb", "TransactWriteItems", None)} <= made[UPLOAD], made[UPLOAD]
     assert {("ssm", "GetParameter", None), ("dynamodb", "Query", None)} <= made[QUERY], made[QUERY]
     assert {("s3", "DeleteObject", None), ("s3", "PutObject", None), ("dynamodb", "GetItem", None)} <= made[DOCUMENTS]
     presigned = [c for c in _calls(run)[DOCUMENTS] if c["presign"]]

@@ -16,7 +16,8 @@ FUNCTIONS = {
     "rag-documents-handler": ("rag_assistant.aws.documents_handler.handler", 256, 30),
 }
 SUFFIXES = {".pdf", ".PDF", ".txt", ".TXT", ".md", ".MD", ".markdown", ".MARKDOWN"}
-DYNAMODB_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+DYNAMODB_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+                   "dynamodb:ConditionCheckItem"}
 
 
 def resources(template, kind: str) -> dict:

@@ -28,7 +28,10 @@ DOCUMENT_SUFFIXES = tuple(s for ext in (".pdf", ".txt", ".md", ".markdown") for 
 #: The table operations the store makes (store/dynamodb_*.py), no more: the IAM test
 #: (tests/infrastructure/test_iam_calls.py) proves each one used and each call allowed.
 TABLE_READS = ("dynamodb:GetItem", "dynamodb:Query")
-TABLE_WRITES = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+#: ConditionCheckItem: a new version commits in a transaction that checks the document's
+#: lease (a delete meanwhile wins; store/dynamodb_store.py).
+TABLE_WRITES = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+                "dynamodb:ConditionCheckItem")
 #: The Lambda Insights extension; CDK picks its layer ARN for the region and architecture.
 LAMBDA_INSIGHTS = lambda_.LambdaInsightsVersion.VERSION_1_0_498_0
 
