@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from test_web_page import free_port
+from http_support import free_port
 
 # A real `rag serve` process.
 pytestmark = pytest.mark.slow

@@ -4,15 +4,12 @@ Playwright): upload a NIST PDF, wait until it is indexed, ask, open a citation."
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from conftest import ZERO_TRUST_PDF
+from http_support import serving
 from rag_assistant.api.app import create_app
 from rag_assistant.bootstrap import create_service
 from rag_assistant.config import Settings
@@ -25,27 +22,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def server_url(tmp_path: Path, minilm):
     config = Settings(RAG_DATA_DIR=tmp_path / "data", LLM_PROVIDER="extractive")
-    app = create_app(lambda: create_service(config, embedder=minilm))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(lambda: create_service(config, embedder=minilm))) as url:
+        yield url
 
 
 @pytest.fixture()
@@ -61,10 +42,13 @@ def page(tmp_path: Path):
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        # The page must run under its strict Content-Security-Policy: any refusal is a failure.
+        page.on("console", lambda msg: errors.append(msg.text)
+                if msg.type == "error" and "Content Security Policy" in msg.text else None)
         yield page
         page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
         browser.close()
-        assert errors == [], f"JavaScript errors on the page: {errors}"
+        assert errors == [], f"JavaScript or CSP errors on the page: {errors}"
 
 
 def test_upload_index_ask_and_open_a_citation(server_url: str, page) -> None:
@@ -116,3 +100,35 @@ def test_rejected_upload_and_delete(server_url: str, page, tmp_path: Path) -> No
     # The failed upload is listed with its reason; deleting the good one left it alone.
     failed = page.locator("#documents tbody tr", has_text="broken.pdf")
     assert "not a PDF" in failed.inner_text()
+
+
+def test_token_protected_server_the_page_asks_once_and_keeps_the_key(tmp_path: Path, page) -> None:
+    from rag_assistant.api.local_security import LocalSecurity
+    from rag_assistant.embedding.hashing import HashingEmbedder
+
+    token = "local-token-for-the-page-test"
+    config = Settings(RAG_DATA_DIR=tmp_path / "data", LLM_PROVIDER="extractive")
+    app = create_app(lambda: create_service(config, embedder=HashingEmbedder()), security=LocalSecurity(token=token))
+    note = tmp_path / "note.md"
+    note.write_text("# Backups\nThe nightly backup runs at two o'clock.", encoding="utf-8")
+    with serving(app) as url:
+        page.goto(url)
+        page.wait_for_selector("#key-form:not([hidden])")  # /rag/config said writes need a key
+        page.set_input_files("#file-input", str(note))
+        page.locator("#uploads .msg.bad").wait_for()
+        assert "API token" in page.inner_text("#uploads .msg.bad")
+        assert "needs the API key" in page.inner_text("#key-status")
+
+        page.fill("#api-key", token)
+        page.click("#key-save")
+        page.set_input_files("#file-input", str(note))
+        page.locator("#uploads .msg:has-text('Indexed')").wait_for()
+        # Kept in this browser, not in the page: a reload still has it, the HTML never does.
+        page.reload()
+        page.wait_for_selector("#documents tbody tr")
+        assert token not in page.content()
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.locator("#documents tbody tr button.delete").click()
+        page.locator("#documents tbody tr").wait_for(state="detached")
+        page.click("#key-forget")
+        assert page.evaluate("localStorage.getItem('rag-assistant-api-key')") is None
