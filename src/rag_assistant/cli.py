@@ -227,6 +227,7 @@ def serve(host: str, port: int, token: str | None, allow_hosts: tuple[str, ...])
     import uvicorn
 
     from .api.app import create_local_app
+    from .api.local_security import is_loopback
     from .config import load_settings
     from .observability import configure_logging
 
@@ -244,7 +245,7 @@ def serve(host: str, port: int, token: str | None, allow_hosts: tuple[str, ...])
     if made_up:
         # Printed, never logged: the console of whoever started the server is the one place it goes.
         click.echo(f"Write routes need this token (X-Api-Key header, or enter it in the page): {security.token}", err=True)
-    elif security.token is None and settings.auth_scope == "none" and host not in ("127.0.0.1", "localhost", "::1"):
+    elif security.token is None and settings.auth_scope == "none" and not is_loopback(host):
         click.echo("warning: RAG_AUTH_SCOPE=none: anyone who reaches this address can upload and delete documents",
                    err=True)
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
