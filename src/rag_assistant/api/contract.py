@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import RagError
 from .errors import describe_validation_errors, error_body
-from .routes import API_KEY_HEADER
+from .routes import API_KEY_HEADER, CORS_ALLOWED_HEADERS
 
 #: A question is at most 2,000 characters; even written as \uXXXX escapes it fits in 16 KB.
 MAX_JSON_BODY_BYTES = 16 * 1024
@@ -262,7 +262,7 @@ def config_payload(info: Any, *, upload_mode: str, auth_scope: str) -> dict[str,
 # --- browsers: CORS and security headers -----------------------------------------------------
 
 ALLOWED_METHODS = "GET, POST, DELETE"
-ALLOWED_HEADERS = f"Content-Type, Authorization, {API_KEY_HEADER}"
+ALLOWED_HEADERS = ", ".join(CORS_ALLOWED_HEADERS)
 PREFLIGHT_MAX_AGE = "600"
 
 

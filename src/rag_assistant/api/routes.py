@@ -27,6 +27,8 @@ Function = Literal["query", "documents"]
 API_KEY_HEADER = "X-Api-Key"
 #: RAG_AUTH_SCOPE / the stack's apiKey: which routes need the key.
 AUTH_SCOPES = ("none", "writes", "all")
+#: What a browser from an allowed origin may send (CORS preflights, both homes).
+CORS_ALLOWED_HEADERS = ("Content-Type", "Authorization", API_KEY_HEADER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +85,14 @@ def find_route(method: str, path: str, home: Home) -> Route | None:
 def methods_at(path: str, home: Home) -> list[str]:
     """The methods a path answers to (an empty list: no such route)."""
     return sorted({r.method for r in routes_for(home) if r.pattern.match(path)})
+
+
+#: What API Gateway itself answers, in the contract's error shape (the stack's gateway
+#: responses; the local API Gateway stand-in of the tests answers the same):
+#: response type -> (status, code, message).
+GATEWAY_ERRORS: dict[str, tuple[int, str, str]] = {
+    # A missing or wrong x-api-key on a route that needs one.
+    "INVALID_API_KEY": (401, "unauthorized", f"this route needs the API key: send it as {API_KEY_HEADER}"),
+    # No such resource or method: API Gateway's own name for it is misleading.
+    "MISSING_AUTHENTICATION_TOKEN": (404, "not_found", "no such route (or not with this method)"),
+}
