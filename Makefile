@@ -94,6 +94,7 @@ bench: install-test
 	$(BIN)/python bench/bench_lambda_assets.py
 	$(BIN)/python bench/bench_answers.py
 	$(BIN)/python bench/bench_packaged_cold_start.py
+	$(BIN)/python bench/bench_web_page.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis tools/checkov/.venv

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import ZERO_TRUST_PDF
 from http_support import serving
+from lambda_support import lambda_env  # noqa: F401 - a fixture (the AWS-shaped tests below)
 from rag_assistant.api.app import create_app
 from rag_assistant.bootstrap import create_service
 from rag_assistant.config import Settings
@@ -79,7 +80,8 @@ def test_upload_index_ask_and_open_a_citation(server_url: str, page) -> None:
     # Korean text round-trips through the page.
     page.fill("#question", "제로 트러스트의 원칙은 무엇인가요?")
     page.click("#ask-button")
-    page.wait_for_function("document.querySelector('#ask-button').textContent === 'Ask'")
+    # (No wait_for_function: the page's CSP forbids the eval Playwright would need.)
+    page.wait_for_selector("#ask-button:not([disabled])")
     assert page.inner_text("#answer-text").strip()
 
 
@@ -132,3 +134,93 @@ def test_token_protected_server_the_page_asks_once_and_keeps_the_key(tmp_path: P
         page.locator("#documents tbody tr").wait_for(state="detached")
         page.click("#key-forget")
         assert page.evaluate("localStorage.getItem('rag-assistant-api-key')") is None
+
+
+# --- the same page on the AWS shape: API Gateway + the Lambda handlers, DynamoDB Local, moto S3 ---
+
+API_KEY = "aws-page-test-key-0123456789"
+
+
+@pytest.fixture()
+def aws_site(lambda_env, monkeypatch):  # noqa: F811 - the fixture imported above
+    """The deployed shape, locally: returns a function that starts it with an auth scope."""
+    from contextlib import ExitStack
+
+    from apigw_local import local_aws
+    from lambda_support import reset_handlers
+    from rag_assistant.aws import runtime
+
+    stack = ExitStack()
+
+    def start(auth_scope: str):
+        monkeypatch.setenv("RAG_AUTH_SCOPE", auth_scope)
+        runtime.reset()
+        reset_handlers()
+        url, gateway = stack.enter_context(local_aws(lambda_env["s3"], lambda_env["bucket"], api_key=API_KEY,
+                                                     auth_scope=auth_scope))
+        # What the stack's bucket CORS allows: PUTs from the page's origin (rag_stack/storage.py).
+        lambda_env["s3"].put_bucket_cors(Bucket=lambda_env["bucket"], CORSConfiguration={"CORSRules": [{
+            "AllowedMethods": ["PUT"], "AllowedOrigins": [url], "AllowedHeaders": ["Content-Type", "If-None-Match"],
+            "MaxAgeSeconds": 3000}]})
+        return url, gateway
+
+    with stack:
+        yield start
+
+
+def test_on_aws_the_page_uploads_presigned_lists_asks_and_deletes_with_the_api_key(
+        aws_site, page, tmp_path: Path, lambda_env) -> None:  # noqa: F811 - the fixture imported above
+    url, gateway = aws_site("writes")
+    note = tmp_path / "rollback.md"
+    note.write_text("# Rollback\nTo roll back a release, redeploy the previous version from the pipeline.",
+                    encoding="utf-8")
+    page.goto(f"{url}/prod")  # the stage without its slash: redirected, so relative links work
+    assert page.url == f"{url}/prod/"
+    page.wait_for_selector("#server-info:has-text('Embedding')")
+    assert page.locator("#key-form").is_visible()  # /rag/config: writes need a key
+    page.wait_for_selector("#documents-empty:not([hidden])")  # reads are open
+
+    # Without the key, the gateway refuses the upload URL; the page asks for the key.
+    page.set_input_files("#file-input", str(note))
+    page.locator("#uploads .msg.bad").wait_for()
+    assert "API key" in page.inner_text("#uploads .msg.bad")
+    assert "needs the API key" in page.inner_text("#key-status")
+
+    page.fill("#api-key", API_KEY)
+    page.click("#key-save")
+    page.set_input_files("#file-input", str(note))
+    page.locator("#uploads .msg:has-text('indexing in the background')").wait_for(timeout=60_000)
+    row = page.locator("#documents tbody tr", has_text="rollback.md")
+    row.locator("td.status-ready").wait_for(timeout=120_000)  # S3 told the upload function; the page polled
+    (key,) = [o["Key"] for o in lambda_env["s3"].list_objects_v2(Bucket=lambda_env["bucket"])["Contents"]]
+    assert key.startswith("uploads/") and key.endswith("/rollback.md")
+
+    page.fill("#question", "How do I roll back a release?")
+    page.click("#ask-button")
+    page.wait_for_selector("#answer:not([hidden])", timeout=120_000)
+    assert "previous version" in page.inner_text("#answer-text")
+    assert "rollback.md" in page.inner_text("#sources")
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    row.locator("button.delete").click()
+    row.wait_for(state="detached", timeout=60_000)
+    assert lambda_env["s3"].list_objects_v2(Bucket=lambda_env["bucket"]).get("KeyCount") == 0
+    assert token_free(page.content())
+    routes = {(function, method, path) for function, method, path in gateway.invocations}
+    assert {("documents", "GET", "/"), ("documents", "GET", "/static/app.js"), ("query", "GET", "/rag/config"),
+            ("documents", "POST", "/rag/documents/upload-url"), ("query", "POST", "/rag/query")} <= routes
+    assert ("documents", "DELETE", next(p for f, m, p in routes if m == "DELETE")) in routes
+
+
+def token_free(html: str) -> bool:
+    return API_KEY not in html
+
+
+def test_on_aws_with_every_route_keyed_the_page_asks_before_listing(aws_site, page) -> None:
+    url, _ = aws_site("all")
+    page.goto(f"{url}/prod/")
+    page.wait_for_selector("#key-status:has-text('needs the API key')")
+    assert page.locator("#documents-empty").inner_text().startswith("this route needs the API key")
+    page.fill("#api-key", API_KEY)
+    page.click("#key-save")
+    page.wait_for_selector("#documents-empty:has-text('No documents yet')")

@@ -3,8 +3,9 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-// awaiting: ids of presigned uploads S3 has not yet handed to the indexer (AWS).
-const state = { config: null, cursor: null, sources: [], pollTimer: null, awaiting: new Map() };
+// On AWS uploads and deletions finish in the background (S3 tells the indexer):
+// awaiting holds uploads not yet listed as done, removing the deletions still listed.
+const state = { config: null, cursor: null, sources: [], pollTimer: null, awaiting: new Map(), removing: new Map() };
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -39,8 +40,13 @@ function keyHeaders() {
 function showKeyForm(message) {
   const form = $("key-form");
   form.hidden = false;
-  form.classList.toggle("needed", Boolean(message) && !storedKey());
-  $("key-status").textContent = message || (storedKey() ? "Key saved in this browser" : "");
+  if (message) {
+    form.classList.toggle("needed", !storedKey());
+    $("key-status").textContent = message;
+  } else if (storedKey()) {
+    form.classList.remove("needed");
+    $("key-status").textContent = "Key saved in this browser";
+  }
 }
 
 function wireKeyForm() {
@@ -197,16 +203,23 @@ async function loadDocuments(append = false) {
   for (const doc of page.documents) body.append(documentRow(doc));
   state.cursor = page.next_cursor;
   $("documents-more").hidden = !page.next_cursor;
+  $("documents-empty").textContent = "No documents yet: drop a file above.";
   $("documents-empty").hidden = body.children.length > 0;
   const processing = page.documents.some((d) => d.status === "processing");
   for (const doc of page.documents) {
     if (doc.status !== "processing") state.awaiting.delete(doc.document_id);
   }
-  for (const [id, since] of state.awaiting) {
-    if (Date.now() - since > 300000) state.awaiting.delete(id);  // give up after 5 minutes
+  const listedIds = new Set(page.documents.map((d) => d.document_id));
+  for (const id of state.removing.keys()) {
+    if (!listedIds.has(id)) state.removing.delete(id);
+  }
+  for (const pending of [state.awaiting, state.removing]) {
+    for (const [id, since] of pending) {
+      if (Date.now() - since > 300000) pending.delete(id);  // give up after 5 minutes
+    }
   }
   clearTimeout(state.pollTimer);
-  if (processing || state.awaiting.size > 0) {
+  if (processing || state.awaiting.size > 0 || state.removing.size > 0) {
     state.pollTimer = setTimeout(() => loadDocuments().catch(showListError), processing ? 3000 : 1500);
   }
 }
@@ -217,7 +230,9 @@ function documentRow(doc) {
   remove.addEventListener("click", async () => {
     if (!confirm(`Delete ${doc.file_name} from the index?`)) return;
     try {
-      await api(`rag/documents/${encodeURIComponent(doc.document_id)}`, { method: "DELETE" });
+      const result = await api(`rag/documents/${encodeURIComponent(doc.document_id)}`, { method: "DELETE" });
+      // 204 locally (gone); 202 on AWS (the object is gone, the index follows in a moment).
+      if (result && result.status === "deleting") state.removing.set(doc.document_id, Date.now());
       await loadDocuments();
     } catch (error) {
       alert(error.message);
@@ -227,7 +242,8 @@ function documentRow(doc) {
   if (doc.error) name.append(el("div", { class: "doc-error", textContent: doc.error }));
   return el("tr", { "data-document-id": doc.document_id },
     name,
-    el("td", { class: `status-${doc.status}`, textContent: doc.status }),
+    el("td", state.removing.has(doc.document_id) ? { class: "status-processing", textContent: "deleting" }
+      : { class: `status-${doc.status}`, textContent: doc.status }),
     el("td", { class: "num", textContent: String(doc.chunk_count) }),
     el("td", { class: "num", textContent: doc.page_count ? String(doc.page_count) : "" }),
     el("td", {}, remove));
