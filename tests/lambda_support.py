@@ -1,7 +1,7 @@
 """The Lambda side of the tests: the context object, the events S3 and API Gateway send
 (from tests/events/), and the handlers' environment on DynamoDB Local and moto.
 
-Test modules import the `lambda_env` fixture from here (`from lambda_support import lambda_env`).
+A pytest plugin (tests/conftest.py): every test module gets the `lambda_env` fixture.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ with the events S3 and API Gateway send (tests/events/), the real model and real
 
 from __future__ import annotations
 
+import json
 import logging
 import urllib.error
 import urllib.request
@@ -14,14 +15,7 @@ from conftest import SSDF_PDF, ZERO_TRUST_PDF
 from pdf_factory import truncated_pdf
 
 # api_event, s3_event and FakeContext are imported from here by bench/ too.
-from lambda_support import (  # noqa: F401 - lambda_env is a fixture
-    FakeContext,
-    api_event,
-    invoke_api,
-    invoke_upload,
-    lambda_env,
-    s3_event,
-)
+from lambda_support import FakeContext, api_event, invoke_api, invoke_upload, s3_event  # noqa: F401
 from lambda_support import reset_handlers as _reset_handlers
 
 
@@ -341,3 +335,20 @@ def test_each_function_alone_logs_through_the_powertools_json_handler(module) ->
                          env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "ap-northeast-2",
                               "AWS_LAMBDA_FUNCTION_NAME": "x", "LOG_LEVEL": "INFO"})
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [True, True, False, True]
+
+
+def test_with_bucket_versioning_a_delete_keeps_the_old_version_and_empties_the_index(lambda_env) -> None:
+    """bucketVersioning (production): DELETE leaves a delete marker, S3 sends
+    ObjectRemoved:DeleteMarkerCreated, the chunks go, the file stays recoverable."""
+    s3, bucket = lambda_env["s3"], lambda_env["bucket"]
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=bucket, Key="uploads/a1/memo.md", Body=b"# Memo\nThe backup runs nightly.")
+    invoke_upload(s3_event("created", bucket, "uploads/a1/memo.md"))
+    doc_id = invoke_api("documents", api_event("GET", "/rag/documents"))[1]["documents"][0]["document_id"]
+    assert invoke_api("documents", api_event("DELETE", f"/rag/documents/{doc_id}"))[0] == 202
+    event = s3_event("removed", bucket, "uploads/a1/memo.md")
+    event["Records"][0]["eventName"] = "ObjectRemoved:DeleteMarkerCreated"
+    assert invoke_upload(event)["deleted"] == ["uploads/a1/memo.md"]
+    assert invoke_api("documents", api_event("GET", f"/rag/documents/{doc_id}"))[0] == 404
+    versions = s3.list_object_versions(Bucket=bucket, Prefix="uploads/a1/")
+    assert len(versions["Versions"]) == 1 and len(versions["DeleteMarkers"]) == 1

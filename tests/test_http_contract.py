@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from lambda_support import api_event, invoke_api, lambda_env, reset_handlers  # noqa: F401 - lambda_env is a fixture
+from lambda_support import api_event, invoke_api, reset_handlers
 from rag_assistant.api.app import create_app
 from rag_assistant.api.local_security import LocalSecurity
 from rag_assistant.api.routes import find_route
@@ -116,7 +116,7 @@ def local_client(tmp_path: Path):
 
 
 @pytest.fixture()
-def lambda_api(lambda_env, monkeypatch):  # noqa: F811 - the fixture imported above
+def lambda_api(lambda_env, monkeypatch):
     from rag_assistant.aws import runtime
 
     monkeypatch.setenv("EMBEDDING_MODEL_NAME", EMBEDDER)

@@ -10,7 +10,6 @@ import pytest
 
 from conftest import ZERO_TRUST_PDF
 from http_support import serving
-from lambda_support import lambda_env  # noqa: F401 - a fixture (the AWS-shaped tests below)
 from rag_assistant.api.app import create_app
 from rag_assistant.bootstrap import create_service
 from rag_assistant.config import Settings
@@ -142,7 +141,7 @@ API_KEY = "aws-page-test-key-0123456789"
 
 
 @pytest.fixture()
-def aws_site(lambda_env, monkeypatch):  # noqa: F811 - the fixture imported above
+def aws_site(lambda_env, monkeypatch):
     """The deployed shape, locally: returns a function that starts it with an auth scope."""
     from contextlib import ExitStack
 
@@ -169,7 +168,7 @@ def aws_site(lambda_env, monkeypatch):  # noqa: F811 - the fixture imported abov
 
 
 def test_on_aws_the_page_uploads_presigned_lists_asks_and_deletes_with_the_api_key(
-        aws_site, page, tmp_path: Path, lambda_env) -> None:  # noqa: F811 - the fixture imported above
+        aws_site, page, tmp_path: Path, lambda_env) -> None:
     url, gateway = aws_site("writes")
     note = tmp_path / "rollback.md"
     note.write_text("# Rollback\nTo roll back a release, redeploy the previous version from the pipeline.",

@@ -23,7 +23,7 @@ from .settings import StackSettings
 
 if str(packaging.SOURCE_PACKAGE.parent) not in sys.path:  # the CDK app may run outside the project's venv
     sys.path.insert(0, str(packaging.SOURCE_PACKAGE.parent))
-from rag_assistant.api.routes import CORS_ALLOWED_HEADERS, GATEWAY_ERRORS, routes_for  # noqa: E402
+from rag_assistant.api.routes import CORS_ALLOWED_HEADERS, GATEWAY_ERRORS, routes_for
 
 STAGE = "prod"
 DOCUMENTS_CACHE_KEYS = ("method.request.querystring.limit", "method.request.querystring.cursor")

@@ -23,6 +23,7 @@ from aws_lambda_powertools.event_handler import Response
 from ..api import contract
 from ..api.contract import ApiError, CorsPolicy, PageSecurity
 from ..api.schemas import UploadUrlRequest
+from ..errors import ConfigurationError
 from ..file_types import MEDIA_TYPES, suffix_of, too_large
 from ..sources import clean_file_name, document_id_for
 from . import runtime
@@ -114,13 +115,18 @@ def _build() -> LambdaApi:
             raise contract.document_not_found(document_id)
         return document
 
+    origin = upload_origin()
     return LambdaApi(app, CorsPolicy.from_list(settings.cors_origins),
-                     PageSecurity(connect_to=(upload_origin(),)))
+                     PageSecurity(connect_to=(origin,) if origin else ()))
 
 
-def upload_origin() -> str:
-    """The origin the browser PUTs presigned uploads to (signing is local: no AWS call)."""
-    probe = runtime.blob_store().presign_put(f"{UPLOAD_PREFIX}probe", "text/plain", 1, 60)
+def upload_origin() -> str | None:
+    """The origin the browser PUTs presigned uploads to (signing is local: no AWS call);
+    None without a bucket (the listing still works, the upload route says why it cannot)."""
+    try:
+        probe = runtime.blob_store().presign_put(f"{UPLOAD_PREFIX}probe", "text/plain", 1, 60)
+    except ConfigurationError:
+        return None
     return contract.origin_of(probe.url)
 
 
