@@ -90,6 +90,8 @@ CASES = [
     Case("delete-missing", "DELETE", f"{DOCS}/doc_0000000000000000dead", headers={"X-Api-Key": TOKEN}, expect=404),
     Case("id-too-long", "GET", f"{DOCS}/{'d' * 201}", expect=422),
     Case("id-korean", "GET", f"{DOCS}/문서", expect=404),
+    Case("id-quote", "GET", f'{DOCS}/a"b', expect=422),
+    Case("id-backslash", "DELETE", f"{DOCS}/a\\b", headers={"X-Api-Key": TOKEN}, expect=422),
     # Routes and methods.
     Case("unknown-route", "GET", "/rag/nothing-here", expect=404),
     Case("wrong-method", "PUT", DOCS, expect=405),

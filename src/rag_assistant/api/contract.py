@@ -10,6 +10,7 @@ FastAPI (and without numpy).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -233,9 +234,18 @@ def invalid_cursor() -> ApiError:
     return ApiError("invalid_cursor", "the cursor is not one this API returned")
 
 
+#: What a path parameter may hold: exactly what the Lambda router (Powertools) can route, so
+#: both homes accept and refuse the same document ids.
+_PATH_PARAMETER = re.compile(r"[\w\-._~()'!*:@,;=+&$%<> \[\]{}|^]+")
+
+
+def invalid_path_parameter(name: str) -> ApiError:
+    return _invalid(name, f"1 to {MAX_DOCUMENT_ID_CHARS} characters: letters, digits and -._~()'!*:@,;=+&$%<> []{{}}|^")
+
+
 def check_document_id(document_id: str) -> str:
-    if not document_id or len(document_id) > MAX_DOCUMENT_ID_CHARS or not document_id.isprintable():
-        raise _invalid("document_id", f"1 to {MAX_DOCUMENT_ID_CHARS} printable characters")
+    if len(document_id) > MAX_DOCUMENT_ID_CHARS or not _PATH_PARAMETER.fullmatch(document_id):
+        raise invalid_path_parameter("document_id")
     return document_id
 
 

@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from ..api import contract
 from ..api.contract import ApiError, CorsPolicy, PageSecurity, is_preflight
-from ..api.routes import methods_at
+from ..api.routes import find_route, methods_at
 from ..errors import RagError
 
 log = logging.getLogger("rag_assistant.aws.api")
@@ -58,6 +58,10 @@ def create_resolver() -> APIGatewayRestResolver:
     @app.not_found
     def _not_found(exc: NotFoundError) -> Response:
         event = app.current_event
+        route = find_route(event.http_method, event.path, "aws")
+        if route is not None:  # ours, but with a parameter the router's pattern refuses
+            name = route.path.rsplit("{", 1)[-1].rstrip("}") if "{" in route.path else "path"
+            return error(contract.invalid_path_parameter(name))
         if methods_at(event.path, "aws"):
             return error(contract.method_not_allowed(event.http_method, event.path))
         return error(contract.no_route(event.path))
