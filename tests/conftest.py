@@ -7,7 +7,7 @@ import pytest
 
 from rag_assistant.config import Settings
 
-pytest_plugins = ["aws_services"]
+pytest_plugins = ["aws_services", "lambda_support"]
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"

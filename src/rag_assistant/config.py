@@ -94,7 +94,18 @@ class Settings(BaseSettings):
 
     # --- HTTP API ------------------------------------------------------------------------
     upload_url_expires_seconds: int = Field(900, ge=60, le=3600, validation_alias="RAG_UPLOAD_URL_EXPIRES")
-    cors_allowed_origins: str = Field("*", validation_alias="CORS_ALLOWED_ORIGINS")
+    # Empty: same origin only (the page the server itself serves). "*" or a comma-separated
+    # list opens the API to other sites' scripts (api/contract.py CorsPolicy).
+    cors_allowed_origins: str = Field("", validation_alias="CORS_ALLOWED_ORIGINS")
+    # Host names the local server answers to besides IP literals and localhost (DNS
+    # rebinding protection); "*" turns the check off.
+    allowed_hosts: str = Field("", validation_alias="RAG_ALLOWED_HOSTS")
+    # The local server's token for write routes. Unset: none on loopback; beyond loopback
+    # `rag serve` makes one up and prints it.
+    api_token: SecretStr | None = Field(None, validation_alias="RAG_API_TOKEN")
+    # Which routes need the token (locally) / the API key (AWS): writes (upload, delete),
+    # all (questions and listings too) or none.
+    auth_scope: Literal["none", "writes", "all"] = Field("writes", validation_alias="RAG_AUTH_SCOPE")
 
     # --- observability -----------------------------------------------------------------
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
@@ -133,9 +144,12 @@ class Settings(BaseSettings):
 
     @property
     def cors_origins(self) -> list[str]:
-        """CORS_ALLOWED_ORIGINS as a list: "*" (the spec's default) or comma-separated origins."""
-        origins = [o.strip() for o in self.cors_allowed_origins.split(",") if o.strip()]
-        return origins or ["*"]
+        """CORS_ALLOWED_ORIGINS as a list: [] (same origin only), ["*"] or the origins."""
+        return [o.strip() for o in self.cors_allowed_origins.split(",") if o.strip()]
+
+    @property
+    def allowed_host_names(self) -> list[str]:
+        return [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
 
     @property
     def in_lambda(self) -> bool:

@@ -129,6 +129,8 @@ class RagFunctions(Construct):
             "EMBEDDING_MODEL_NAME": settings.embedding_model_name,
             "LLM_PROVIDER": settings.llm_provider,
             "CORS_ALLOWED_ORIGINS": ",".join(settings.cors_allowed_origins),
+            # What /rag/config tells the page about the API key (API Gateway enforces it).
+            "RAG_AUTH_SCOPE": settings.api_key,
             "POWERTOOLS_SERVICE_NAME": "rag-assistant",
             "POWERTOOLS_METRICS_NAMESPACE": "RagAssistant",
             "RAG_CACHE_DIR": "/tmp/rag-assistant",
@@ -159,8 +161,10 @@ class RagFunctions(Construct):
             if spec.key == "query":
                 # One attempt and one retry must fit API Gateway's wait, with retrieval and a cold start.
                 environment["LLM_TIMEOUT_SECONDS"] = str(llm_timeout_seconds(settings.api_integration_timeout_seconds))
-                if settings.llm_model:
-                    environment["LLM_MODEL"] = settings.llm_model
+                model = bedrock_chat_model(settings) if settings.llm_provider == "bedrock" else settings.llm_model
+                if model:
+                    # Bedrock: always named, so the function invokes exactly what its role may.
+                    environment["LLM_MODEL"] = model
             upload = spec.key == "upload"
             function = lambda_.Function(
                 self, f"{spec.key.capitalize()}Function",
@@ -178,6 +182,7 @@ class RagFunctions(Construct):
                 max_event_age=Duration.hours(6) if upload else None,
                 on_failure=(destinations.SqsDestination(self.dead_letter_queue)
                             if upload and self.dead_letter_queue else None),
+                reserved_concurrent_executions=(settings.upload_reserved_concurrency or None) if upload else None,
             )
             self.functions[spec.key] = function
             self.log_groups[spec.key] = log_group
@@ -226,10 +231,8 @@ class RagFunctions(Construct):
                 function.add_to_role_policy(iam.PolicyStatement(actions=["bedrock:InvokeModel"],
                                                                 resources=[model_arn]))
         if self.settings.llm_provider == "bedrock":
-            query.add_to_role_policy(iam.PolicyStatement(
-                actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
-                resources=[f"arn:{stack.partition}:bedrock:*::foundation-model/*",
-                           stack.format_arn(service="bedrock", resource="inference-profile", resource_name="*")]))
+            for statement in bedrock_chat_grants(stack, self.settings):
+                query.add_to_role_policy(statement)
         # Documents: reads the table; deletes objects (the upload function then drops the
         # chunks) and signs PUTs into uploads/ only. It never writes the table.
         table.grant(documents, *TABLE_READS)
@@ -246,6 +249,38 @@ class RagFunctions(Construct):
         for event in events:
             for suffix in DOCUMENT_SUFFIXES:
                 bucket.add_event_notification(event, target, s3.NotificationKeyFilter(suffix=suffix))
+
+
+#: The geography prefixes of Bedrock's cross-region inference profiles (apac.amazon.nova-lite-v1:0).
+INFERENCE_PROFILE_PREFIXES = ("us", "us-gov", "eu", "apac", "jp", "au", "ca", "global")
+BEDROCK_INVOKE = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+
+
+def bedrock_chat_model(settings: StackSettings) -> str:
+    """llmModel, else the query function's own default (bootstrap.default_bedrock_model; a
+    test keeps the two equal): Amazon Nova Lite through the region's geography profile."""
+    if settings.llm_model:
+        return settings.llm_model
+    geography = {"us": "us", "ca": "us", "eu": "eu", "ap": "apac"}.get(settings.region[:2], "us")
+    return f"{geography}.amazon.nova-lite-v1:0"
+
+
+def bedrock_chat_grants(stack: Stack, settings: StackSettings) -> list[iam.PolicyStatement]:
+    """Exactly the configured model: a foundation model in the stack's region, or an inference
+    profile of the stack's region plus the foundation model it routes to — in whichever region
+    the profile sends a request, and only through that profile."""
+    model = bedrock_chat_model(settings)
+    geography, _, base_model = model.partition(".")
+    if geography not in INFERENCE_PROFILE_PREFIXES or not base_model:
+        return [iam.PolicyStatement(actions=BEDROCK_INVOKE, resources=[
+            f"arn:{stack.partition}:bedrock:{stack.region}::foundation-model/{model}"])]
+    profile = stack.format_arn(service="bedrock", resource="inference-profile", resource_name=model)
+    return [
+        iam.PolicyStatement(actions=BEDROCK_INVOKE, resources=[profile]),
+        iam.PolicyStatement(actions=BEDROCK_INVOKE,
+                            resources=[f"arn:{stack.partition}:bedrock:*::foundation-model/{base_model}"],
+                            conditions={"StringEquals": {"bedrock:InferenceProfileArn": profile}}),
+    ]
 
 
 def llm_timeout_seconds(integration_timeout_seconds: int) -> int:

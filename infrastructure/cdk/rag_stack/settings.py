@@ -14,6 +14,7 @@ from typing import Any
 DEFAULT_REGION = "ap-northeast-2"
 
 _PRODUCTION = {
+    "bucketVersioning": True,
     "retainData": True,
     "alarms": True,
     "dashboard": True,
@@ -37,8 +38,11 @@ class StackSettings:
     architecture: str = "x86_64"
     shared_layer: bool = True
     # --- API ----------------------------------------------------------------------------
-    cors_allowed_origins: tuple[str, ...] = ("*",)
-    api_key: bool = False
+    # Empty: same origin only (the page the API serves itself); "*" or origins open it.
+    cors_allowed_origins: tuple[str, ...] = ()
+    # Which routes need the API key (usage plan): writes (upload-url, DELETE), all, or none.
+    # The legacy booleans still work: true = all, false = none.
+    api_key: str = "writes"
     throttle_rate_limit: float = 100.0
     throttle_burst_limit: int = 200
     documents_cache: bool = False
@@ -51,6 +55,10 @@ class StackSettings:
     #: role; the stack sets it. false: the account already has one (`aws apigateway get-account`).
     api_gateway_cloud_watch_role: bool = True
     # --- data and operations ------------------------------------------------------------
+    # Concurrent ingestions at most (each 1 GB): caps cost and the table's write rate under
+    # an upload flood. S3's asynchronous invocations wait and retry, for up to 6 hours; 0 = no cap.
+    upload_reserved_concurrency: int = 5
+    bucket_versioning: bool = False
     retain_data: bool = False
     ingestion_dlq: bool = True
     s3_lifecycle: bool = False
@@ -82,10 +90,23 @@ class StackSettings:
             problems.append("queryProvisionedConcurrency and vpcNatGateways cannot be negative")
         if self.throttle_rate_limit < 0 or self.throttle_burst_limit < 0:
             problems.append("throttle limits cannot be negative")
-        if not self.cors_allowed_origins:
-            problems.append("corsAllowedOrigins needs at least one origin (or *)")
+        scope = {"true": "all", "false": "none"}.get(str(self.api_key).strip().lower(), str(self.api_key).strip().lower())
+        object.__setattr__(self, "api_key", scope)
+        if scope not in ("none", "writes", "all"):
+            problems.append("apiKey must be writes, all or none")
+        if self.upload_reserved_concurrency < 0:
+            problems.append("uploadReservedConcurrency cannot be negative")
+        if "*" in self.cors_allowed_origins and len(self.cors_allowed_origins) > 1:
+            problems.append("corsAllowedOrigins is either * or a list of origins")
         if problems:
             raise ValueError("invalid stack settings: " + "; ".join(problems))
+
+    @property
+    def gateway_origin(self) -> str | None:
+        """The one Access-Control-Allow-Origin API Gateway's own errors can send: `*` only
+        when the API is open to all, the origin when exactly one is allowed, else none."""
+        origins = self.cors_allowed_origins
+        return origins[0] if len(origins) == 1 else None
 
     @property
     def throttled(self) -> bool:

@@ -46,13 +46,17 @@ class S3BlobStore:
 
     def presign_put(self, key: str, content_type: str, size_bytes: int, expires_in: int = 900) -> UploadTarget:
         """A URL that accepts exactly one PUT of `size_bytes` bytes of `content_type` to `key`:
-        both are signed headers, so S3 refuses any other length or type."""
+        both are signed headers, so S3 refuses any other length or type. `If-None-Match: *`
+        is signed too: S3 refuses (412) the PUT once `key` exists, so the URL can create the
+        object but never overwrite it, not even when replayed before it expires."""
         url = self._client.generate_presigned_url(
             "put_object",
-            Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ContentLength": size_bytes},
+            Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ContentLength": size_bytes,
+                    "IfNoneMatch": "*"},
             ExpiresIn=expires_in,
         )
-        return UploadTarget(url=url, headers={"Content-Type": content_type}, key=key, expires_in=expires_in)
+        return UploadTarget(url=url, headers={"Content-Type": content_type, "If-None-Match": "*"}, key=key,
+                            expires_in=expires_in)
 
     def _translated(self, exc: Any, operation: str, key: str) -> Exception:
         code = str(exc.response.get("Error", {}).get("Code", ""))

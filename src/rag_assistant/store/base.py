@@ -91,6 +91,9 @@ def decode_cursor(cursor: str, arity: int) -> list[str]:
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except Exception:
         raise ValueError("invalid cursor") from None
-    if not isinstance(values, list) or len(values) != arity or not all(isinstance(v, str) for v in values):
+    # Every value we encode is a non-empty printable string; an empty one (DynamoDB refuses
+    # empty key values) or a lone surrogate (not encodable) can only be made up.
+    if not isinstance(values, list) or len(values) != arity or not all(
+            isinstance(v, str) and v and v.isprintable() for v in values):
         raise ValueError("invalid cursor")
     return values
