@@ -61,14 +61,14 @@ def _write_then_die(path: str) -> None:
     store = SqliteVectorStore(path)
     calls = {"n": 0}
 
-    def die_on_third_vector(cursor, sql, bindings) -> bool:
-        if sql.startswith("INSERT INTO vec_chunks"):
+    def die_on_third_chunk(cursor, sql, bindings) -> bool:
+        if sql.startswith("INSERT INTO chunks"):
             calls["n"] += 1
             if calls["n"] == 3:
                 os._exit(17)  # no cleanup, no rollback: like a killed Lambda
         return True
 
-    store._db.exec_trace = die_on_third_vector
+    store._db.exec_trace = die_on_third_chunk
     put(store, "doc_a", [f"new chunk {i}" for i in range(5)], version="v2")
 
 

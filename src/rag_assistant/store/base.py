@@ -44,6 +44,11 @@ class VectorStore(Protocol):
         """
         ...
 
+    def replace_documents(self, batch: Sequence[tuple[Document, Sequence[Chunk], np.ndarray]]) -> None:
+        """replace_chunks for many documents at once (batch ingestion): each document is
+        replaced atomically, and the store may commit them together."""
+        ...
+
     def delete_document(self, document_id: str) -> bool:
         """Remove the document and its chunks; False when it did not exist."""
         ...
@@ -56,6 +61,12 @@ class VectorStore(Protocol):
 
     def keyword_search(self, query: str, top_k: int) -> list[SearchHit]:
         """Top-k chunks by BM25 over chunk text (score: higher is better)."""
+        ...
+
+    def hybrid_candidates(
+        self, query_vector: np.ndarray, query: str, top_k: int
+    ) -> tuple[list[SearchHit], list[SearchHit]]:
+        """(search, keyword_search) from one view of the corpus: one freshness check."""
         ...
 
     def count_chunks(self) -> int: ...
