@@ -23,8 +23,14 @@ def create_store(settings: Settings) -> VectorStore:
     if settings.vectorstore_backend == "dynamodb":
         from .store.dynamodb_store import DynamoDBVectorStore
 
+        snapshots = None
+        if settings.corpus_snapshot_key and settings.bucket_name:
+            from .blobs.s3 import S3BlobStore
+
+            snapshots = S3BlobStore(settings.bucket_name)
         return DynamoDBVectorStore(
-            settings.vectorstore_table_name, vector_index_name=settings.dynamodb_vector_index
+            settings.vectorstore_table_name, vector_index_name=settings.dynamodb_vector_index,
+            snapshots=snapshots, snapshot_key=settings.corpus_snapshot_key or "",
         )
     raise ConfigurationError(f"VECTORSTORE_BACKEND={settings.vectorstore_backend!r} is not supported")
 

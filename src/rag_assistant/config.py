@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     vectorstore_table_name: str = Field("rag-documents", validation_alias="VECTORSTORE_TABLE_NAME")
     bucket_name: str | None = Field(None, validation_alias="BUCKET_NAME")
     dynamodb_vector_index: str | None = Field(None, validation_alias="RAG_DYNAMODB_VECTOR_INDEX")
+    # The S3 key (in BUCKET_NAME) of the corpus snapshot: the upload function writes it after
+    # each commit, a cold query instance loads it instead of reading every chunk item.
+    corpus_snapshot_key: str | None = Field(None, validation_alias="RAG_CORPUS_SNAPSHOT_KEY")
 
     # --- ingestion ---------------------------------------------------------------------
     chunk_size_tokens: int = Field(200, ge=16, le=510, validation_alias="RAG_CHUNK_SIZE")
