@@ -118,6 +118,7 @@ def create_service(settings: Settings, *, embedder: Embedder | None = None) -> R
         model_dir=settings.embedding_model_dir,
         openai_api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
         bedrock_region=settings.bedrock_region_or_default,
+        precision=settings.embedding_precision,
     )
     store = create_store(settings)
     return RagService(settings, store, embedder, lambda: create_answerer(settings))

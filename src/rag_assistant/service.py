@@ -77,6 +77,13 @@ class RagService:
         self._embedder.warm_up()
         _ = self._answer_generator
 
+    def reconnect(self) -> None:
+        """New connections for the store and the answerer (after a SnapStart restore); the
+        model and the corpus in memory stay."""
+        self._store.reconnect()
+        with self._answerer_lock:
+            self._answerer = None
+
     def close(self) -> None:
         self._store.close()
 

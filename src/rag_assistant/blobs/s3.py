@@ -16,6 +16,10 @@ class S3BlobStore:
         self.bucket = bucket
         self._client = client or _client()
 
+    def reconnect(self) -> None:
+        """A new client: new connections, credentials resolved again (after a SnapStart restore)."""
+        self._client = _client()
+
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 

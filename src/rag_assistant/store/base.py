@@ -83,6 +83,10 @@ class VectorStore(Protocol):
         """Release the lease if `owner` still holds it."""
         ...
 
+    def reconnect(self) -> None:
+        """Drop connections and clients; new ones are made on next use (after a SnapStart restore)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -271,6 +271,11 @@ class DynamoDBVectorStore(DynamoDBCatalog):
     def close(self) -> None:
         pass
 
+    def reconnect(self) -> None:
+        super().reconnect()
+        if self._snapshots is not None and hasattr(self._snapshots, "reconnect"):
+            self._snapshots.reconnect()
+
     # --- the warm corpus -----------------------------------------------------------------
 
     @property

@@ -450,6 +450,10 @@ class SqliteVectorStore:
             log.info("could not save the corpus snapshot: %s", exc)
             scratch.unlink(missing_ok=True)
 
+    def reconnect(self) -> None:
+        """Connections reopen on next use."""
+        self.close()
+
     def close(self) -> None:
         with self._lock:
             for connection in self._connections:
