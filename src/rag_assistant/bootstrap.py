@@ -28,9 +28,16 @@ def create_store(settings: Settings) -> VectorStore:
             from .blobs.s3 import S3BlobStore
 
             snapshots = S3BlobStore(settings.bucket_name)
+        external = None
+        if settings.s3_vector_bucket or settings.s3_vector_index:
+            if not (settings.s3_vector_bucket and settings.s3_vector_index):
+                raise ConfigurationError("S3 Vectors needs both RAG_S3_VECTOR_BUCKET and RAG_S3_VECTOR_INDEX")
+            from .store.s3_vectors import S3VectorsIndex
+
+            external = S3VectorsIndex(settings.s3_vector_bucket, settings.s3_vector_index)
         return DynamoDBVectorStore(
             settings.vectorstore_table_name, vector_index_name=settings.dynamodb_vector_index,
-            snapshots=snapshots, snapshot_key=settings.corpus_snapshot_key or "",
+            snapshots=snapshots, snapshot_key=settings.corpus_snapshot_key or "", external_vectors=external,
         )
     raise ConfigurationError(f"VECTORSTORE_BACKEND={settings.vectorstore_backend!r} is not supported")
 

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     vectorstore_table_name: str = Field("rag-documents", validation_alias="VECTORSTORE_TABLE_NAME")
     bucket_name: str | None = Field(None, validation_alias="BUCKET_NAME")
     dynamodb_vector_index: str | None = Field(None, validation_alias="RAG_DYNAMODB_VECTOR_INDEX")
+    # Large corpora: the vectors in Amazon S3 Vectors (a vector bucket and a cosine index of
+    # the model's dimension) instead of the query function's memory.
+    s3_vector_bucket: str | None = Field(None, validation_alias="RAG_S3_VECTOR_BUCKET")
+    s3_vector_index: str | None = Field(None, validation_alias="RAG_S3_VECTOR_INDEX")
     # The S3 key (in BUCKET_NAME) of the corpus snapshot: the upload function writes it after
     # each commit, a cold query instance loads it instead of reading every chunk item.
     corpus_snapshot_key: str | None = Field(None, validation_alias="RAG_CORPUS_SNAPSHOT_KEY")

@@ -65,9 +65,12 @@ class DynamoDBVectorStore(DynamoDBCatalog):
         snapshots: Any = None,
         snapshot_key: str = "rag-index/corpus-snapshot.npz",
         bm25: BM25Parameters | None = None,
+        external_vectors: Any = None,
     ) -> None:
         super().__init__(table_name, client=client)
         self._vector_index = vector_index_name
+        #: An S3VectorsIndex (store/s3_vectors.py) holding the vectors of a large corpus, or None.
+        self._external = external_vectors
         self._max_backoff = max_backoff_seconds
         self._model: tuple[str, int] | None = None
         self._lock = threading.RLock()
@@ -162,11 +165,16 @@ class DynamoDBVectorStore(DynamoDBCatalog):
             self._batch_write(
                 [{"PutRequest": {"Item": self._chunk_item(c, v, version)}} for c, v in zip(chunks, vectors, strict=True)]
             )
+            if self._external is not None:
+                self._external.put(chunks, vectors, version)
             # 2. the commit: the document item and the manifest point at it
             self._write_document(document, version=version)
             self._publish(document.document_id, {"v": version, "f": document.file_name})
             # 3. the old version, now unreachable, is removed
-            self._delete_chunks(document.document_id, keep_version=version)
+            swept = self._delete_chunks(document.document_id, keep_version=version)
+            if self._external is not None and swept:
+                kept = {c.chunk_id for c in chunks}  # the same key rewritten is the new vector
+                self._external.delete([k for k in swept if k not in kept])
 
     def delete_document(self, document_id: str) -> bool:
         with self._lock:
@@ -180,7 +188,9 @@ class DynamoDBVectorStore(DynamoDBCatalog):
             except self._client.exceptions.ConditionalCheckFailedException:
                 existed = False
             self._publish(document_id, None)
-            self._delete_chunks(document_id, keep_version=None)
+            swept = self._delete_chunks(document_id, keep_version=None)
+            if self._external is not None and swept:
+                self._external.delete(swept)
         self._save_snapshot()
         return existed
 
@@ -233,9 +243,7 @@ class DynamoDBVectorStore(DynamoDBCatalog):
         corpus = self._current_corpus()
         if corpus is None or top_k < 1:
             return []
-        if self._vector_index:
-            return self._search_native(corpus, query_vector, top_k)
-        return corpus.search(query_vector, top_k)
+        return self._dense(corpus, query_vector, top_k)
 
     def keyword_search(self, query: str, top_k: int) -> list[SearchHit]:
         corpus = self._current_corpus()
@@ -247,9 +255,15 @@ class DynamoDBVectorStore(DynamoDBCatalog):
         corpus = self._current_corpus()
         if corpus is None or top_k < 1:
             return [], []
-        dense = (self._search_native(corpus, query_vector, top_k) if self._vector_index
-                 else corpus.search(query_vector, top_k))
-        return dense, corpus.keyword_search(query, top_k)
+        return self._dense(corpus, query_vector, top_k), corpus.keyword_search(query, top_k)
+
+    def _dense(self, corpus: CorpusIndex, query_vector: np.ndarray, top_k: int) -> list[SearchHit]:
+        if self._vector_index:
+            return self._search_native(corpus, query_vector, top_k)
+        if self._external is not None:
+            # Twice as many: results of versions that are not live are dropped.
+            return corpus.hits_for(self._external.query(query_vector, top_k * 2))[:top_k]
+        return corpus.search(query_vector, top_k)
 
     def _search_native(self, corpus: CorpusIndex, query_vector: np.ndarray, top_k: int) -> list[SearchHit]:
         """DynamoDB's vector index (SearchVectors). Results are keys only; the warm corpus
@@ -273,14 +287,15 @@ class DynamoDBVectorStore(DynamoDBCatalog):
 
     def reconnect(self) -> None:
         super().reconnect()
-        if self._snapshots is not None and hasattr(self._snapshots, "reconnect"):
-            self._snapshots.reconnect()
+        for part in (self._snapshots, self._external):
+            if part is not None and hasattr(part, "reconnect"):
+                part.reconnect()
 
     # --- the warm corpus -----------------------------------------------------------------
 
     @property
     def _vectors_in_memory(self) -> bool:
-        return not self._vector_index
+        return not self._vector_index and self._external is None
 
     def _current_corpus(self) -> CorpusIndex | None:
         """The live corpus: one GetItem (the counter) when nothing changed."""
@@ -435,13 +450,14 @@ class DynamoDBVectorStore(DynamoDBCatalog):
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _delete_chunks(self, document_id: str, keep_version: str | None) -> None:
+    def _delete_chunks(self, document_id: str, keep_version: str | None) -> list[str]:
+        """Delete the document's chunk items of other versions; returns their chunk ids."""
         doomed = [
-            {"DeleteRequest": {"Key": self._key(document_id, item["chunk_id"])}}
-            for item in self._query_partition(document_id, keys_only=True)
+            item["chunk_id"] for item in self._query_partition(document_id, keys_only=True)
             if keep_version is None or item.get("version") != keep_version
         ]
-        self._batch_write(doomed)
+        self._batch_write([{"DeleteRequest": {"Key": self._key(document_id, c)}} for c in doomed])
+        return doomed
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         """BatchWriteItem in 25s; unprocessed items are retried with jittered backoff."""
