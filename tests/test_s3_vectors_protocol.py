@@ -13,7 +13,7 @@ from botocore.stub import ANY, Stubber
 
 from aws_services import create_table
 from rag_assistant.store.dynamodb_store import DynamoDBVectorStore
-from rag_assistant.store.s3_vectors import S3VectorsIndex
+from rag_assistant.store.s3_vectors import BATCH, S3VectorsIndex
 from store_contract import EMBEDDER, make_chunks, make_document
 
 BUCKET, INDEX = "rag-vectors", "chunks"
@@ -88,9 +88,14 @@ def test_protocol_s3_vectors_batches_follow_the_service_limits(stubbed) -> None:
 
 
 def test_protocol_s3_vectors_model_rejects_what_the_service_rejects(stubbed) -> None:
-    """The validation the tests above rely on is real: 501 keys in one call fail."""
+    """The validation the tests above rely on is real; the batch size is the model's own."""
     client, stubber = stubbed
-    stubber.add_response("delete_vectors", {}, None)
+    model = client.meta.service_model
+    for operation, member in (("PutVectors", "vectors"), ("DeleteVectors", "keys")):
+        assert model.operation_model(operation).input_shape.members[member].metadata["max"] == BATCH
+    stubber.add_response("query_vectors", {"vectors": []}, None)
     with pytest.raises(ParamValidationError):
-        client.delete_vectors(vectorBucketName=BUCKET, indexName=INDEX, keys=[f"k{i}" for i in range(501)])
-    client.delete_vectors(vectorBucketName=BUCKET, indexName=INDEX, keys=[f"k{i}" for i in range(500)])
+        client.query_vectors(vectorBucketName=BUCKET, indexName=INDEX, topK=0, queryVector={"float32": [0.5]})
+    with pytest.raises(ParamValidationError):
+        client.query_vectors(vectorBucketName=BUCKET, indexName=INDEX, topK=1, queryVector=[0.5])
+    client.query_vectors(vectorBucketName=BUCKET, indexName=INDEX, topK=1, queryVector={"float32": [0.5]})
