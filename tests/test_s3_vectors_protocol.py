@@ -93,7 +93,7 @@ def test_protocol_s3_vectors_model_rejects_what_the_service_rejects(stubbed) -> 
     model = client.meta.service_model
     for operation, member in (("PutVectors", "vectors"), ("DeleteVectors", "keys")):
         assert model.operation_model(operation).input_shape.members[member].metadata["max"] == BATCH
-    stubber.add_response("query_vectors", {"vectors": []}, None)
+    stubber.add_response("query_vectors", {"vectors": [], "distanceMetric": "cosine"}, None)
     with pytest.raises(ParamValidationError):
         client.query_vectors(vectorBucketName=BUCKET, indexName=INDEX, topK=0, queryVector={"float32": [0.5]})
     with pytest.raises(ParamValidationError):
