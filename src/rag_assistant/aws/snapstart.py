@@ -85,7 +85,13 @@ def after_restore() -> None:
         numpy.random.seed()
     import boto3
 
+    before = boto3.DEFAULT_SESSION
     boto3.setup_default_session()  # forget the credentials resolved before the snapshot
+    if before is not None:
+        # The service models parsed before the snapshot are static data: keep them, so the
+        # new clients cost milliseconds instead of re-reading botocore's JSON.
+        boto3.DEFAULT_SESSION._session.register_component(
+            "data_loader", before._session.get_component("data_loader"))
     from . import runtime
 
     runtime.reconnect()
