@@ -233,8 +233,11 @@ class CorpusIndex:
         candidates = []
         for (segment, _), (rows, scores) in zip(pairs, scored, strict=True):
             if len(rows) > top_k:
-                best = np.argpartition(-scores, top_k - 1)[:top_k]
-                rows, scores = rows[best], scores[best]
+                # Everything tied with the k-th best stays: the final order (score, then chunk
+                # id) must not depend on how the rows are split into segments.
+                kth = -np.partition(-scores, top_k - 1)[top_k - 1]
+                keep = scores >= kth
+                rows, scores = rows[keep], scores[keep]
             candidates += [(float(s), segment, int(r)) for r, s in zip(rows, scores, strict=True)]
         return self._hits(candidates, top_k)
 
@@ -285,8 +288,8 @@ class CorpusIndex:
         arrays: dict[str, np.ndarray] = {"meta": _bytes_array(json.dumps(meta).encode()),
                                          "vocabulary": _bytes_array(vocabulary)}
         vectors = segment.vectors if segment else np.zeros((0, self.dimension), np.float32)
-        if quantize:
-            scale = np.abs(vectors).max(axis=1) / 127 if len(vectors) else np.zeros(0, np.float32)
+        if quantize and vectors.size:
+            scale = np.abs(vectors).max(axis=1) / 127
             scale[scale == 0] = 1.0
             arrays["vectors_int8"] = np.round(vectors / scale[:, None]).astype(np.int8)
             arrays["vector_scale"] = scale.astype(np.float32)
