@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from io import BytesIO
 from pathlib import Path
 
@@ -120,7 +119,7 @@ def add_synthetic(table: str, documents: range, snapshots=None) -> None:
     writer = DynamoDBVectorStore(table)
     writer.bind_model("sentence-transformers/all-MiniLM-L6-v2", 384)
     rng = np.random.default_rng(documents.start)
-    words = "policy engine access subject resource network identity device trust session".split()
+    words = ["policy", "engine", "access", "subject", "resource", "network", "identity", "device", "trust", "session"]
     for d in documents:
         doc_id = f"doc_synthetic_{d:04d}"
         chunks = [Chunk(f"{doc_id}:v:{i:05d}", doc_id, i,

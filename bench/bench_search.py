@@ -20,7 +20,6 @@ import gzip
 import json
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -33,10 +32,11 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "bench"))
 SHARED = Path(os.environ.get("RAG_SHARED_DIR", REPO.parent / "shared"))
 
+from report import write_section  # noqa: E402
+
 from rag_assistant.models import Chunk, Document, DocumentStatus  # noqa: E402
 from rag_assistant.store.sqlite_store import SqliteVectorStore  # noqa: E402
 from rag_assistant.text.keywords import keyword_terms  # noqa: E402
-from report import write_section  # noqa: E402
 
 DIM = 384
 PER_DOC = 100

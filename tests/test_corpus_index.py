@@ -14,7 +14,7 @@ from rag_assistant.store.corpus_index import CorpusIndex, DocumentRows
 from rag_assistant.text.bm25 import BM25Index, BM25Parameters
 from rag_assistant.text.keywords import keyword_terms
 
-WORDS = "policy engine access subject resource network identity device trust session gateway".split()
+WORDS = ["policy", "engine", "access", "subject", "resource", "network", "identity", "device", "trust", "session", "gateway"]
 
 
 def document(name: str, texts: list[str], dim: int = 8, version: str = "v1") -> DocumentRows:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import boto3
 import pytest
-
 from aws_services import create_bucket, create_table
+from store_contract import EMBEDDER, put
+
 from rag_assistant.blobs.s3 import S3BlobStore
 from rag_assistant.store.dynamodb_store import DynamoDBVectorStore
-from store_contract import EMBEDDER, put
 
 KEY = "rag-index/corpus-snapshot.npz"
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 import boto3
 import numpy as np
 import pytest
+from aws_services import create_table
 from botocore.exceptions import ParamValidationError
 from botocore.stub import ANY, Stubber
+from store_contract import EMBEDDER, make_chunks, make_document
 
-from aws_services import create_table
 from rag_assistant.store.dynamodb_store import DynamoDBVectorStore
 from rag_assistant.store.s3_vectors import BATCH, S3VectorsIndex
-from store_contract import EMBEDDER, make_chunks, make_document
 
 BUCKET, INDEX = "rag-vectors", "chunks"
 

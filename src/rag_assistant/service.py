@@ -215,7 +215,7 @@ class RagService:
         pending: list[tuple[str, str, bytes, Document, list[Chunk], str, float, int]] = []
 
         def finish(result: IngestResult, owner: str | None, started: float, position: int) -> None:
-            if owner is not None:
+            if owner is not None and result.document_id:
                 self._store.unlock_document(result.document_id, owner)
             result = replace(result, seconds=time.perf_counter() - started)
             results[position] = result

@@ -20,6 +20,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -303,7 +304,8 @@ class CorpusIndex:
         if segment:
             arrays.update(segment.postings.arrays("postings_"))
         out = io.BytesIO()
-        np.savez(out, **arrays)
+        savez: Any = np.savez  # numpy's stub reads **arrays as its keyword options
+        savez(out, **arrays)
         return out.getvalue()
 
     @classmethod

@@ -155,7 +155,7 @@ class DynamoDBVectorStore(DynamoDBCatalog):
         one snapshot for the whole batch."""
         if self._model is None:
             raise RuntimeError("bind_model() must be called before chunks are written")
-        for document, chunks, vectors in batch:
+        for _, chunks, vectors in batch:
             vectors = np.ascontiguousarray(vectors, dtype=np.float32)
             if len(chunks) != len(vectors) or (len(chunks) and vectors.shape[1] != self._model[1]):
                 raise ValueError(f"expected one {self._model[1]}-dimensional vector per chunk")
@@ -339,7 +339,7 @@ class DynamoDBVectorStore(DynamoDBCatalog):
                 complete = False  # published but not readable yet: tried again next query
                 continue
             chunks = [c for c, _ in pairs]
-            matrix = (np.stack([v for _, v in pairs]) if self._vectors_in_memory
+            matrix = (np.stack([v for _, v in pairs if v is not None]) if self._vectors_in_memory
                       else np.zeros((len(pairs), 0), dtype=np.float32))
             rows.append(DocumentRows(document_id, live["v"], live["f"], chunks, matrix))
         corpus.update(rows, gone, version=version if complete else corpus.version)
@@ -361,6 +361,7 @@ class DynamoDBVectorStore(DynamoDBCatalog):
         except Exception as exc:  # absent, archived, stale format: the items are the truth
             log.info("no usable corpus snapshot (%s: %s); reading the items", type(exc).__name__, exc)
             return None
+        assert self._model is not None
         expected = self._model[1] if self._vectors_in_memory else 0
         if corpus.label != self.table_name or corpus.dimension != expected:
             log.info("the corpus snapshot belongs to another table or mode; reading the items")

@@ -367,6 +367,7 @@ class SqliteVectorStore:
             return self._refresh()
 
     def _refresh(self) -> CorpusIndex:
+        assert self._model is not None  # _current_corpus checked it
         corpus = self._corpus or self._load_snapshot() or CorpusIndex(self._model[1], parameters=self._bm25)
         loaded = 0
         with self._db:  # one read transaction: the counter and the rows agree
@@ -435,6 +436,7 @@ class SqliteVectorStore:
             log.info("ignoring the corpus snapshot: %s", exc)
             return None
         # A snapshot of another database (deleted and made anew), or of a later state, is useless.
+        assert self._model is not None
         if (corpus.label != self._store_id or corpus.dimension != self._model[1]
                 or (corpus.version or 0) > self._change_counter()):
             return None
