@@ -92,6 +92,10 @@ class OnnxSentenceEmbedder:
                 options.intra_op_num_threads = self._threads
                 options.inter_op_num_threads = 1
                 options.log_severity_level = 3  # shape-merge warnings are noise for users
+                # Idle worker threads sleep instead of spinning: on a Lambda's fraction of a
+                # core, or beside another model in one process, spinning steals the CPU the
+                # next run needs.
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 path = self._model_path_factory()
                 self._session = ort.InferenceSession(
                     str(path), options, providers=["CPUExecutionProvider"]
