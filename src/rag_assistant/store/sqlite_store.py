@@ -77,7 +77,11 @@ class SqliteVectorStore:
 
             connection = apsw.Connection(str(self.path))
             connection.set_busy_timeout(10_000)
-            connection.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL")
+            # One statement per call, each read to the end: apsw runs a statement that returns
+            # rows only as far as it is read, so a second PRAGMA after journal_mode's row never
+            # ran (commits were synchronous=FULL: an fsync each, ~5 ms).
+            list(connection.execute("PRAGMA journal_mode=WAL"))
+            list(connection.execute("PRAGMA synchronous=NORMAL"))
             self._local.connection = connection
             with self._lock:
                 self._connections.append(connection)
