@@ -8,7 +8,8 @@ from __future__ import annotations
 import random
 
 import boto3
-from test_aws_handlers import _reset_handlers, api_event, invoke_api, invoke_upload, lambda_env, s3_event  # noqa: F401 - the fixture
+from lambda_support import api_event, invoke_api, invoke_upload, s3_event
+from lambda_support import reset_handlers as _reset_handlers
 
 
 def hooks(name: str):
@@ -18,7 +19,7 @@ def hooks(name: str):
     return ([f for f, _, _ in before if f.__name__ == name][:1] + [f for f, _, _ in after][:1])
 
 
-def test_the_query_snapshot_is_warm_and_a_restore_is_fresh(lambda_env, monkeypatch) -> None:  # noqa: F811
+def test_the_query_snapshot_is_warm_and_a_restore_is_fresh(lambda_env, monkeypatch) -> None:
     from rag_assistant.aws import runtime
 
     s3, bucket = lambda_env["s3"], lambda_env["bucket"]
@@ -65,7 +66,7 @@ def test_the_query_snapshot_is_warm_and_a_restore_is_fresh(lambda_env, monkeypat
     assert random.random() != first
 
 
-def test_the_documents_snapshot_holds_its_clients_and_router(lambda_env) -> None:  # noqa: F811
+def test_the_documents_snapshot_holds_its_clients_and_router(lambda_env) -> None:
     from rag_assistant.aws import documents_handler, runtime
 
     before, after = hooks("before_documents_snapshot")
