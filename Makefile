@@ -90,6 +90,9 @@ lint: install-lint
 bench: install-test
 	$(BIN)/python bench/bench_core.py
 	$(BIN)/python bench/bench_aws.py
+	$(BIN)/python bench/bench_aws_scale.py
+	$(BIN)/python bench/bench_search.py
+	$(BIN)/python bench/bench_ingestion.py
 	$(BIN)/python bench/bench_retrieval.py
 	$(BIN)/python bench/bench_lambda_assets.py
 	$(BIN)/python bench/bench_answers.py

@@ -54,7 +54,8 @@ def page(tmp_path: Path):
 def test_upload_index_ask_and_open_a_citation(server_url: str, page) -> None:
     page.goto(server_url)
     page.wait_for_selector("#server-info:has-text('Embedding')")
-    assert page.locator("#documents-empty").is_visible()
+    # The document list arrives by its own request: wait for it (fails if it never shows).
+    page.locator("#documents-empty").wait_for(state="visible", timeout=30_000)
 
     page.set_input_files("#file-input", str(ZERO_TRUST_PDF))
     upload = page.locator("#uploads li").first

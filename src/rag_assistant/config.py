@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     vectorstore_table_name: str = Field("rag-documents", validation_alias="VECTORSTORE_TABLE_NAME")
     bucket_name: str | None = Field(None, validation_alias="BUCKET_NAME")
     dynamodb_vector_index: str | None = Field(None, validation_alias="RAG_DYNAMODB_VECTOR_INDEX")
+    # Large corpora: the vectors in Amazon S3 Vectors (a vector bucket and a cosine index of
+    # the model's dimension) instead of the query function's memory.
+    s3_vector_bucket: str | None = Field(None, validation_alias="RAG_S3_VECTOR_BUCKET")
+    s3_vector_index: str | None = Field(None, validation_alias="RAG_S3_VECTOR_INDEX")
+    # The S3 key (in BUCKET_NAME) of the corpus snapshot: the upload function writes it after
+    # each commit, a cold query instance loads it instead of reading every chunk item.
+    corpus_snapshot_key: str | None = Field(None, validation_alias="RAG_CORPUS_SNAPSHOT_KEY")
 
     # --- ingestion ---------------------------------------------------------------------
     chunk_size_tokens: int = Field(200, ge=16, le=510, validation_alias="RAG_CHUNK_SIZE")
@@ -57,6 +64,8 @@ class Settings(BaseSettings):
     # A folder written by `rag export-model` (model.onnx, tokenizer.json, model.json): the
     # Lambda functions load the int8 model shipped in their layer from here.
     embedding_model_dir: Path | None = Field(None, validation_alias="RAG_EMBEDDING_MODEL_DIR")
+    # The packaged MiniLM locally: int8 (the Lambda layer's quantization, 1.8x faster) or fp32.
+    embedding_precision: Literal["int8", "fp32"] = Field("int8", validation_alias="RAG_EMBEDDING_PRECISION")
     embedding_batch_size: int = Field(32, ge=1, le=512, validation_alias="RAG_EMBEDDING_BATCH_SIZE")
     embedding_threads: int = Field(0, ge=0, validation_alias="RAG_EMBEDDING_THREADS")
 

@@ -77,6 +77,13 @@ class RagService:
         self._embedder.warm_up()
         _ = self._answer_generator
 
+    def reconnect(self) -> None:
+        """New connections for the store and the answerer (after a SnapStart restore); the
+        model and the corpus in memory stay."""
+        self._store.reconnect()
+        with self._answerer_lock:
+            self._answerer = None
+
     def close(self) -> None:
         self._store.close()
 
@@ -143,6 +150,18 @@ class RagService:
         return result
 
     def _ingest(self, document_id: str, source: str, file_name: str, data: bytes) -> IngestResult:
+        prepared = self._prepare(document_id, source, file_name, data)
+        if isinstance(prepared, IngestResult):
+            return prepared
+        document, chunks = prepared
+        vectors = self._embedder.embed_documents([c.embedding_text() for c in chunks])
+        self._store.replace_chunks(document, chunks, vectors)
+        return IngestResult(source, file_name, IngestOutcome.INDEXED, document_id, len(chunks))
+
+    def _prepare(
+        self, document_id: str, source: str, file_name: str, data: bytes
+    ) -> IngestResult | tuple[Document, list[Chunk]]:
+        """Parse and chunk one file: the UNCHANGED result, or the document and its chunks."""
         media_type = media_type_for(file_name)
         self._bind_model(claim=True)
         content_hash = hashlib.sha256(data).hexdigest()
@@ -164,7 +183,6 @@ class RagService:
         chunks = chunk_sections(document_id, content_hash, parsed.sections, self._embedder, size, overlap)
         if not chunks:
             raise IngestError("the file contains no text to index", code="empty_document")
-        vectors = self._embedder.embed_documents([c.embedding_text() for c in chunks])
         now = utc_now()
         document = Document(
             document_id=document_id,
@@ -181,8 +199,86 @@ class RagService:
             created_at=existing.created_at if existing else now,
             updated_at=now,
         )
-        self._store.replace_chunks(document, chunks, vectors)
-        return IngestResult(source, file_name, IngestOutcome.INDEXED, document_id, len(chunks))
+        return document, chunks
+
+    def ingest_many(
+        self, files: Iterable[tuple[str, str, bytes]], *, batch_chunks: int = 512,
+        progress: Callable[[IngestResult], None] | None = None,
+    ) -> list[IngestResult]:
+        """Index many (source, file name, bytes) at once: the chunks of several documents
+        are embedded together and written in one store call per batch (one transaction
+        locally). For corpora of many small documents (evaluation sets, a folder of notes),
+        where one document at a time pays the model call and the commit per document.
+        Like ingest_bytes, never raises for a bad file: the reason is in its result.
+        Results come in the order of `files`; `progress` hears of each as it is done."""
+        results: dict[int, IngestResult] = {}
+        pending: list[tuple[str, str, bytes, Document, list[Chunk], str, float, int]] = []
+
+        def finish(result: IngestResult, owner: str | None, started: float, position: int) -> None:
+            if owner is not None and result.document_id:
+                self._store.unlock_document(result.document_id, owner)
+            result = replace(result, seconds=time.perf_counter() - started)
+            results[position] = result
+            if progress:
+                progress(result)
+
+        def flush() -> None:
+            if not pending:
+                return
+            batch = list(pending)
+            pending.clear()
+            try:
+                texts = [c.embedding_text() for p in batch for c in p[4]]
+                vectors = self._embedder.embed_documents(texts)
+                writes, start = [], 0
+                for _, _, _, document, chunks, *_ in batch:
+                    writes.append((document, chunks, vectors[start : start + len(chunks)]))
+                    start += len(chunks)
+                self._store.replace_documents(writes)
+            except Exception as exc:
+                log.exception("a batch failed to index")
+                reason = f"internal error ({type(exc).__name__}); see the log for details"
+                for source, file_name, data, document, _, owner, started, position in batch:
+                    self._record_failure(document.document_id, source, file_name, data, reason)
+                    finish(IngestResult(source, file_name, IngestOutcome.FAILED, document.document_id,
+                                        reason=reason, error_code="internal_error"), owner, started, position)
+                return
+            for source, file_name, _, document, chunks, owner, started, position in batch:
+                finish(IngestResult(source, file_name, IngestOutcome.INDEXED, document.document_id,
+                                    len(chunks)), owner, started, position)
+
+        for position, (source, file_name, data) in enumerate(files):
+            started = time.perf_counter()
+            document_id = document_id_for(source)
+            owner = uuid.uuid4().hex
+            if not self._store.lock_document(document_id, owner, LOCK_SECONDS):
+                finish(IngestResult(source, file_name, IngestOutcome.FAILED, document_id,
+                                    reason="another worker is indexing this document; try again later",
+                                    error_code=DocumentBusyError.code), None, started, position)
+                continue
+            try:
+                prepared = self._prepare(document_id, source, file_name, data)
+            except IngestError as exc:
+                self._record_failure(document_id, source, file_name, data, str(exc))
+                finish(IngestResult(source, file_name, IngestOutcome.FAILED, document_id, reason=str(exc),
+                                    error_code=exc.code), owner, started, position)
+                continue
+            except Exception as exc:
+                log.exception("unexpected error while indexing", extra={"document_id": document_id})
+                reason = f"internal error ({type(exc).__name__}); see the log for details"
+                self._record_failure(document_id, source, file_name, data, reason)
+                finish(IngestResult(source, file_name, IngestOutcome.FAILED, document_id, reason=reason,
+                                    error_code="internal_error"), owner, started, position)
+                continue
+            if isinstance(prepared, IngestResult):
+                finish(prepared, owner, started, position)
+                continue
+            document, chunks = prepared
+            pending.append((source, file_name, data, document, chunks, owner, started, position))
+            if sum(len(p[4]) for p in pending) >= batch_chunks:
+                flush()
+        flush()
+        return [results[i] for i in sorted(results)]
 
     def ingest_failed(self, source: str, file_name: str, error: IngestError, data: bytes = b"") -> IngestResult:
         """Record a file that failed before it could be read (too large, unreadable) the way a

@@ -39,6 +39,9 @@ REASONS = {
                                  "the function's role.",
     (UPLOAD, "sqs:GetQueueAttributes"): "CDK's grant for an SQS destination (Lambda reads the queue's attributes).",
     (UPLOAD, "sqs:GetQueueUrl"): "CDK's grant for an SQS destination (Lambda resolves the queue).",
+    (QUERY, "s3:GetObject"): "A cold query instance loads the corpus snapshot (only that key) once the manifest "
+                             "lists SNAPSHOT_MIN_DOCUMENTS (10) documents; this path indexes one "
+                             "(tests/test_corpus_snapshot.py runs the snapshot path).",
 }
 
 DOCUMENT = (b"# Zero trust gateways\n\n## What zero trust assumes\n\nZero trust assumes no implicit trust "

@@ -261,11 +261,12 @@ def test_documents_function_cannot_write_the_table_and_only_deletes_or_signs_upl
     assert not any(a.startswith(("ssm:", "secretsmanager:", "sqs:")) for a in granted)
 
 
-def test_query_function_reads_the_table_and_its_key_parameter_only(default_stack) -> None:
+def test_query_function_reads_the_table_its_key_parameter_and_the_corpus_snapshot_only(default_stack) -> None:
     _, template = default_stack
     granted = role_actions(template, "rag-query-handler")
     assert not DYNAMODB_WRITES & set(granted)
-    assert not any(a.startswith("s3:") for a in granted)
+    assert {a for a in granted if a.startswith("s3:")} == {"s3:GetObject"}
+    assert json.dumps(granted["s3:GetObject"]).endswith('/rag-index/corpus-snapshot.npz"]]}]')
     assert "dynamodb:Query" in granted and "dynamodb:GetItem" in granted
     assert json.dumps(granted["ssm:GetParameter"]).endswith(':parameter/rag/openai-api-key"]]}]')
     assert not any(a.startswith(("secretsmanager:", "bedrock:")) for a in granted)
@@ -274,9 +275,14 @@ def test_query_function_reads_the_table_and_its_key_parameter_only(default_stack
 def test_upload_function_reads_objects_and_owns_the_table(default_stack) -> None:
     _, template = default_stack
     granted = role_actions(template, "rag-upload-handler")
-    assert {a for a in granted if a.startswith("s3:")} == {"s3:GetObject", "s3:ListBucket"}
+    assert {a for a in granted if a.startswith("s3:")} == {"s3:GetObject", "s3:ListBucket", "s3:PutObject"}
     # ListBucket on the bucket itself: S3 then answers 404, not 403, for a key that is gone.
     assert granted["s3:ListBucket"] == [{"Fn::GetAtt": [template_bucket_id(template), "Arn"]}]
+    # It writes one object: the corpus snapshot, which query instances load when cold.
+    assert json.dumps(granted["s3:PutObject"]).endswith('/rag-index/corpus-snapshot.npz"]]}]')
+    for name in ("rag-upload-handler", "rag-query-handler"):
+        env = functions_by_name(template)[name][1]["Properties"]["Environment"]["Variables"]
+        assert env["RAG_CORPUS_SNAPSHOT_KEY"] == "rag-index/corpus-snapshot.npz"
     assert DYNAMODB_WRITES <= set(granted)
     assert not any(a.startswith(("ssm:", "secretsmanager:")) for a in granted)
     assert "sqs:SendMessage" in granted  # its dead-letter queue
@@ -538,6 +544,29 @@ def test_provisioned_concurrency_for_the_query_function(count) -> None:
         assert "QueryLive" in json.dumps(query_method["Integration"]["Uri"])
     else:
         assert query_id in json.dumps(query_method["Integration"]["Uri"])
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_snap_start_for_the_functions_people_wait_for(enabled) -> None:
+    _, template = synthesize(snapStart=str(enabled).lower())
+    found = functions_by_name(template)
+    for name in FUNCTIONS:
+        snap = found[name][1]["Properties"].get("SnapStart")
+        wanted = enabled and name != "rag-upload-handler"  # S3 events wait for no one
+        assert snap == ({"ApplyOn": "PublishedVersions"} if wanted else None), name
+    # SnapStart restores published versions only: the API calls the alias `live` of each.
+    template.resource_count_is("AWS::Lambda::Alias", 2 if enabled else 0)
+    methods = [json.dumps(m["Properties"]["Integration"]["Uri"])
+               for m in resources(template, "AWS::ApiGateway::Method").values()
+               if m["Properties"]["HttpMethod"] != "OPTIONS"]
+    assert methods and all(("Live" in uri) == enabled for uri in methods)
+
+
+def test_snap_start_and_provisioned_concurrency_exclude_each_other() -> None:
+    from rag_stack.settings import StackSettings
+
+    with pytest.raises(ValueError, match="snapStart and queryProvisionedConcurrency"):
+        StackSettings.from_context({"snapStart": "true", "queryProvisionedConcurrency": "2"}, environ={})
 
 
 @pytest.mark.parametrize("enabled", [True, False])

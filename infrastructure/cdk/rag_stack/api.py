@@ -75,9 +75,9 @@ class RagApi(Construct):
 
         integrations = {
             "query": apigw.LambdaIntegration(functions.query_target, timeout=timeout),
-            "documents": apigw.LambdaIntegration(functions.functions["documents"], timeout=timeout),
+            "documents": apigw.LambdaIntegration(functions.documents_target, timeout=timeout),
         }
-        listing = apigw.LambdaIntegration(functions.functions["documents"], timeout=timeout,
+        listing = apigw.LambdaIntegration(functions.documents_target, timeout=timeout,
                                           cache_key_parameters=list(DOCUMENTS_CACHE_KEYS))
         self.key_routes: list[tuple[str, str]] = []
         for route in routes_for("aws"):

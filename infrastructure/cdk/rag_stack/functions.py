@@ -22,6 +22,11 @@ from .settings import StackSettings
 from .storage import DocumentStorage
 
 OPENAI_KEY_PARAMETER = "/rag/openai-api-key"
+#: The corpus snapshot in the documents bucket (store/dynamodb_store.py): the upload
+#: function writes it after each commit, the query function loads it on a cold start.
+CORPUS_SNAPSHOT_KEY = "rag-index/corpus-snapshot.npz"
+#: The functions SnapStart applies to: the ones people wait for.
+SNAP_START_FUNCTIONS = ("query", "documents")
 UPLOAD_PREFIX = "uploads/"  # where presigned uploads go (aws/documents_handler.py)
 #: S3 suffix filters are case-sensitive: both spellings of each supported extension.
 DOCUMENT_SUFFIXES = tuple(s for ext in (".pdf", ".txt", ".md", ".markdown") for s in (ext, ext.upper()))
@@ -154,6 +159,7 @@ class RagFunctions(Construct):
             environment = dict(common_env)
             if spec.needs_model:
                 environment["RAG_EMBEDDING_MODEL_DIR"] = model_dir
+                environment["RAG_CORPUS_SNAPSHOT_KEY"] = CORPUS_SNAPSHOT_KEY
             if spec.key == "query" or (spec.key == "upload" and settings.embedding_model_name.startswith("openai/")):
                 environment["OPENAI_API_KEY_PARAMETER"] = OPENAI_KEY_PARAMETER
                 if settings.openai_secret_id:
@@ -183,6 +189,8 @@ class RagFunctions(Construct):
                 on_failure=(destinations.SqsDestination(self.dead_letter_queue)
                             if upload and self.dead_letter_queue else None),
                 reserved_concurrent_executions=(settings.upload_reserved_concurrency or None) if upload else None,
+                snap_start=(lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS
+                            if settings.snap_start and spec.key in SNAP_START_FUNCTIONS else None),
             )
             self.functions[spec.key] = function
             self.log_groups[spec.key] = log_group
@@ -190,27 +198,37 @@ class RagFunctions(Construct):
         self._grant(stack, storage)
         self._subscribe(storage.bucket)
 
-        # Provisioned concurrency keeps query instances warm (model loaded): the API calls the alias.
+        # Provisioned concurrency keeps query instances warm (model loaded), SnapStart restores
+        # snapshots of published versions: either way the API calls the alias `live`.
         self.query_target: lambda_.IFunction = self.functions["query"]
-        if settings.query_provisioned_concurrency > 0:
+        self.documents_target: lambda_.IFunction = self.functions["documents"]
+        if settings.query_provisioned_concurrency > 0 or settings.snap_start:
             self.query_target = lambda_.Alias(
                 self, "QueryLive", alias_name="live", version=self.functions["query"].current_version,
-                provisioned_concurrent_executions=settings.query_provisioned_concurrency)
+                provisioned_concurrent_executions=settings.query_provisioned_concurrency or None)
+        if settings.snap_start:
+            self.documents_target = lambda_.Alias(
+                self, "DocumentsLive", alias_name="live", version=self.functions["documents"].current_version)
 
     # --- permissions -------------------------------------------------------------------------
 
     def _grant(self, stack: Stack, storage: DocumentStorage) -> None:
         upload, query, documents = (self.functions[k] for k in ("upload", "query", "documents"))
         bucket, table = storage.bucket, storage.table
-        # Upload: reads the objects S3 tells it about, owns the table. ListBucket: for a key
-        # that is gone, S3 answers 404 only to a reader that may list the bucket (403
-        # otherwise), and a removal is confirmed by that 404 (aws/s3_events.py).
+        # Upload: reads the objects S3 tells it about, owns the table, writes the corpus
+        # snapshot. ListBucket: for a key that is gone, S3 answers 404 only to a reader that
+        # may list the bucket (403 otherwise), and a removal is confirmed by that 404
+        # (aws/s3_events.py).
         upload.add_to_role_policy(iam.PolicyStatement(
             actions=["s3:GetObject"], resources=[bucket.arn_for_objects("*")]))
         upload.add_to_role_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+        upload.add_to_role_policy(iam.PolicyStatement(
+            actions=["s3:PutObject"], resources=[bucket.arn_for_objects(CORPUS_SNAPSHOT_KEY)]))
         table.grant(upload, *TABLE_READS, *TABLE_WRITES)
-        # Query: reads the table and its LLM key; no S3 at all.
+        # Query: reads the table, its LLM key and the corpus snapshot (no other S3 object).
         table.grant(query, *TABLE_READS)
+        query.add_to_role_policy(iam.PolicyStatement(
+            actions=["s3:GetObject"], resources=[bucket.arn_for_objects(CORPUS_SNAPSHOT_KEY)]))
         embedding = self.settings.embedding_model_name
         key_readers = [query] + ([upload] if embedding.startswith("openai/") else [])
         for function in key_readers:

@@ -49,6 +49,9 @@ class StackSettings:
     documents_cache_ttl_minutes: int = 5
     api_integration_timeout_seconds: int = 29
     query_provisioned_concurrency: int = 0
+    # Lambda SnapStart for the query and documents functions (published versions behind the
+    # alias `live`): a cold start restores a snapshot taken with the model and corpus loaded.
+    snap_start: bool = False
     waf: bool = False
     waf_rate_limit: int = 2000
     #: API Gateway writes access logs only once the account (per region) names a CloudWatch
@@ -88,6 +91,9 @@ class StackSettings:
             problems.append("documentsCacheTtlMinutes must be 1..60")
         if self.query_provisioned_concurrency < 0 or self.vpc_nat_gateways < 0:
             problems.append("queryProvisionedConcurrency and vpcNatGateways cannot be negative")
+        if self.snap_start and self.query_provisioned_concurrency > 0:
+            problems.append("snapStart and queryProvisionedConcurrency exclude each other "
+                            "(Lambda does not restore snapshots into provisioned instances)")
         if self.throttle_rate_limit < 0 or self.throttle_burst_limit < 0:
             problems.append("throttle limits cannot be negative")
         scope = {"true": "all", "false": "none"}.get(str(self.api_key).strip().lower(), str(self.api_key).strip().lower())

@@ -156,5 +156,11 @@ def lambda_entry(build: Callable[[], LambdaApi], metric: str) -> Any:
             built.append(build())
         return respond(built[0], event, context)
 
+    def prepare() -> None:
+        """Build the adapter now (SnapStart's before-snapshot hook) rather than on first use."""
+        if not built:
+            built.append(build())
+
     handler.reset = built.clear  # type: ignore[attr-defined]  # tests switch settings
+    handler.prepare = prepare  # type: ignore[attr-defined]
     return handler

@@ -26,7 +26,7 @@ from ..api.schemas import UploadUrlRequest
 from ..errors import ConfigurationError
 from ..file_types import MEDIA_TYPES, suffix_of, too_large
 from ..sources import clean_file_name, document_id_for
-from . import runtime
+from . import runtime, snapstart
 from .api import LambdaApi, create_resolver, json_body, lambda_entry
 
 UPLOAD_PREFIX = "uploads/"
@@ -131,3 +131,4 @@ def upload_origin() -> str | None:
 
 
 handler = lambda_entry(_build, "DocumentRequests")
+snapstart.register(snapstart.before_documents_snapshot)

@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ..api import contract
 from ..api.contract import CorsPolicy
 from ..api.schemas import QueryRequest
-from . import runtime
+from . import runtime, snapstart
 from .api import LambdaApi, create_resolver, json_body, lambda_entry
 from .observability import logger, metrics
 
@@ -48,3 +48,4 @@ def _build() -> LambdaApi:
 
 
 handler = lambda_entry(_build, "QueryRequests")
+snapstart.register(snapstart.before_query_snapshot)

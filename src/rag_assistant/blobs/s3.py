@@ -14,7 +14,19 @@ _DENIED = ("403", "AccessDenied", "Forbidden")
 class S3BlobStore:
     def __init__(self, bucket: str, *, client: Any = None) -> None:
         self.bucket = bucket
-        self._client = client or _client()
+        self._made: Any = client
+
+    @property
+    def _client(self) -> Any:
+        # Made on first use: a cold query function that never reads S3 never pays for it.
+        if self._made is None:
+            self._made = _client()
+        return self._made
+
+    def reconnect(self) -> None:
+        """Drop the client: the next one has new connections and resolves credentials again
+        (after a SnapStart restore)."""
+        self._made = None
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)

@@ -44,6 +44,11 @@ class VectorStore(Protocol):
         """
         ...
 
+    def replace_documents(self, batch: Sequence[tuple[Document, Sequence[Chunk], np.ndarray]]) -> None:
+        """replace_chunks for many documents at once (batch ingestion): each document is
+        replaced atomically, and the store may commit them together."""
+        ...
+
     def delete_document(self, document_id: str) -> bool:
         """Remove the document and its chunks; False when it did not exist."""
         ...
@@ -58,6 +63,12 @@ class VectorStore(Protocol):
         """Top-k chunks by BM25 over chunk text (score: higher is better)."""
         ...
 
+    def hybrid_candidates(
+        self, query_vector: np.ndarray, query: str, top_k: int
+    ) -> tuple[list[SearchHit], list[SearchHit]]:
+        """(search, keyword_search) from one view of the corpus: one freshness check."""
+        ...
+
     def count_chunks(self) -> int: ...
 
     def lock_document(self, document_id: str, owner: str, ttl_seconds: int) -> bool:
@@ -70,6 +81,10 @@ class VectorStore(Protocol):
 
     def unlock_document(self, document_id: str, owner: str) -> None:
         """Release the lease if `owner` still holds it."""
+        ...
+
+    def reconnect(self) -> None:
+        """Drop connections and clients; new ones are made on next use (after a SnapStart restore)."""
         ...
 
     def close(self) -> None: ...
