@@ -13,10 +13,11 @@ Korean abstention: a second KorQuAD index without every fourth even-indexed arti
 Per set: answered, answer contains a gold answer (SQuAD-normalised; over all answerable
 questions, so a refusal counts as a miss), declined (unanswerable sets), answer length
 (characters, citations removed), and the answerer's own time per question (5 sources, the
-retrieval done once beforehand), p50 and p90. Answerers: the one on main before this change
-(commit e0cd009, loaded from git: the same-run baseline), today's default (reading with the
-int8 MiniLM export, as on Lambda), and today's without a model and with one sentence only (what
-the second sentence and the model each bring).
+retrieval done once beforehand), p50 and p90, the answerers taking turns question by question.
+Answerers: the one on main before this change (commit e0cd009, loaded from git: the same-run
+baseline), today's default (reading with the service's own MiniLM, int8 by default as on
+Lambda, when the words leave the gate undecided), and today's without the model and with one
+sentence only (what the model and the second sentence each bring).
 
     RAG_SHARED_DIR=/work/shared .venv/bin/python bench/bench_answers.py
 """
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
-import shutil
 import json
 import os
 import random
@@ -44,7 +44,6 @@ SHARED = Path(os.environ.get("RAG_SHARED_DIR", REPO.parent / "shared"))
 from rag_assistant.answering.extractive import ExtractiveAnswerer  # noqa: E402
 from rag_assistant.bootstrap import create_service  # noqa: E402
 from rag_assistant.config import Settings  # noqa: E402
-from rag_assistant.embedding.export import export_minilm  # noqa: E402
 from rag_assistant.embedding.registry import create_embedder  # noqa: E402
 from rag_assistant.evaluation.answers import answer_body, contains_gold  # noqa: E402
 from rag_assistant.evaluation.beir import read_corpus, read_queries  # noqa: E402
@@ -69,17 +68,6 @@ def baseline_answerer():
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module.ExtractiveAnswerer(min_relevance=0.50)
-
-
-def int8_reader():
-    """The int8 MiniLM export (what the Lambda functions ship), written once under .cache."""
-    folder = REPO / ".cache" / "bench-answers-int8"
-    if not (folder / "model.json").exists():
-        shutil.rmtree(folder, ignore_errors=True)
-        export_minilm(folder)
-    reader = create_embedder("all-MiniLM-L6-v2", cache_dir=REPO / ".cache", model_dir=folder)
-    reader.warm_up()
-    return reader
 
 
 def measure(answerers: dict, rows) -> dict[str, dict]:
@@ -119,7 +107,8 @@ def percentile(values, share: float):
 
 def service_for(name: str):
     settings = Settings(RAG_DATA_DIR=REPO / ".cache" / f"bench-answers-{name}", LLM_PROVIDER="extractive")
-    embedder = create_embedder(settings.embedding_model_name, cache_dir=settings.cache_dir)
+    embedder = create_embedder(settings.embedding_model_name, cache_dir=settings.cache_dir,
+                               precision=settings.embedding_precision)
     return create_service(settings, embedder=embedder), embedder
 
 
@@ -182,17 +171,17 @@ def fmt(value, spec: str) -> str:
 
 def main() -> None:
     min_relevance = Settings().min_relevance
-    reader = int8_reader()
-    answerers = {
-        f"before ({BASELINE_COMMIT})": baseline_answerer(),
-        "after (default: words, int8 MiniLM when undecided)": ExtractiveAnswerer(min_relevance=min_relevance, reader=reader),
-        "after, words only (no model)": ExtractiveAnswerer(min_relevance=min_relevance),
-        "after, one sentence only": ExtractiveAnswerer(min_relevance=min_relevance, reader=reader, max_sentences=1),
-    }
     results: list[tuple[str, str, dict]] = []
     chunks = {}
     for name, build in (("squad", english_sets), ("korquad", korean_sets), ("korquad-held-out", korean_held_out_sets)):
-        service, _ = service_for(name)
+        service, reader = service_for(name)
+        # The reader is the service's own MiniLM (int8 by default, as on Lambda).
+        answerers = {
+            f"before ({BASELINE_COMMIT})": baseline_answerer(),
+            "after (default: words, MiniLM when undecided)": ExtractiveAnswerer(min_relevance=min_relevance, reader=reader),
+            "after, words only (no model)": ExtractiveAnswerer(min_relevance=min_relevance),
+            "after, one sentence only": ExtractiveAnswerer(min_relevance=min_relevance, reader=reader, max_sentences=1),
+        }
         sets = build(service)
         chunks[name] = chunk_chars(service)
         for set_name, rows in sets.items():
@@ -204,7 +193,7 @@ def main() -> None:
     lines = [
         "## Extractive answers (SQuAD 2.0-style from SQuAD v1.1; KorQuAD 1.0)", "",
         "Command: `RAG_SHARED_DIR=/work/shared .venv/bin/python bench/bench_answers.py` (samples `random.Random(0)`; "
-        "top 5 sources of the default hybrid retrieval, fp32 MiniLM index; the same retrieved sources go to every "
+        "top 5 sources of the default retrieval and embedder (int8 MiniLM); the same retrieved sources go to every "
         f"answerer; before = the answerer on main at commit {BASELINE_COMMIT}, loaded from git, same run)", "",
         "| set | answerer | answered | contains a gold answer | declined | answer chars p50 / p90 / max | answerer ms p50 / p90 |",
         "|---|---|---:|---:|---:|---|---|",

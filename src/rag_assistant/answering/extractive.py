@@ -7,19 +7,25 @@ How it reads, and why (docs/BENCHMARKS.md, extractive answers):
 - Candidates are prose: code and shell lines, table debris and Markdown/HTML markup are
   quoted only when the question asks for them; a fragment (a heading, a cell) is never
   quoted first.
-- A sentence answers when it holds the question's words — names and numbers weigh most —
-  in itself and the sentences around it, brings something the question does not (a
-  sentence that only repeats the question answers nothing), and, for "when"/"how many"
-  questions, holds a date or a number. Words are matched the way each language needs:
-  Snowball stems for English, syllable prefixes for Korean (a noun keeps its particle:
+- A sentence answers when it holds the question's words — the rare ones, the names, the
+  words in the question's order — in itself and the sentences around it, brings something
+  the question does not (a sentence that only repeats the question answers nothing), holds
+  a date or a number for "when"/"how many", a new name for "who"/"where", a cause for "why",
+  and comes from a well-ranked source. These features are weighed by WEIGHTS, fitted on
+  SQuAD and KorQuAD questions (bench/fit_answers.py). Words are matched the way each language
+  needs: Snowball stems for English, syllable prefixes for Korean (a noun keeps its particle:
   "트러스트의" is "트러스트" + "의").
+- A second sentence is quoted when it is nearly as likely to hold the answer.
 - It abstains when the best passage does not hold enough of the question (RAG_MIN_RELEVANCE,
   the weighted share of the question's words found around the best sentence): that measures
   whether a passage can answer, not whether it is on the topic — an article about the same
   subject that lacks the question's names or dates is declined.
-
-It is lexical on purpose: embedding every candidate sentence cost ~200 ms a question on two
-cores, and measured no better than these rules on SQuAD (bench/bench_answers.py).
+- Words miss paraphrases ("greater incomes" for "higher compensation"). When the share is
+  close to the gate and a local MiniLM is at hand (`reader`), the model reads the question
+  and the two best sentences: their similarity decides the gate and which of the two comes
+  first. That is 11% of answerable English questions, a third of those about articles not
+  indexed (~15 ms each on two cores; docs/BENCHMARKS.md); embedding every candidate sentence
+  instead cost ~200 ms a question and chose no better than the words.
 """
 
 from __future__ import annotations
@@ -401,12 +407,12 @@ FEATURES = ("share", "rare", "window", "rank", "type", "novel", "repeats", "bigr
 #: softmax of the scores is the chance each holds the answer), fitted by bench/fit_answers.py
 #: on SQuAD dev questions outside the reported sample and on KorQuAD's even articles.
 WEIGHTS = {
-    "en": {"share": 0.950, "rare": 4.168, "window": 2.008, "rank": 6.704, "type": 1.305, "novel": -0.656,
-           "repeats": -5.086, "bigrams": 1.153, "length": 0.388, "first": -0.498, "who_names": 0.600,
-           "where_names": 0.940, "before": 0.016, "after": -0.647, "rarest": 1.575, "because": 0.810},
-    "ko": {"share": 0.590, "rare": 4.503, "window": 3.956, "rank": 6.587, "type": 1.946, "novel": -0.499,
-           "repeats": -4.512, "length": 0.445, "first": -0.445, "before": -1.011, "after": -1.009, "rarest": 1.502,
-           "because": 3.044},
+    "en": {"share": 0.940, "rare": 4.171, "window": 2.134, "rank": 6.636, "type": 1.340, "novel": -0.702,
+           "repeats": -5.125, "bigrams": 1.112, "length": 0.433, "first": -0.429, "who_names": 0.620,
+           "where_names": 0.968, "before": 0.033, "after": -0.592, "rarest": 1.656, "because": 0.866},
+    "ko": {"share": 0.566, "rare": 4.497, "window": 3.938, "rank": 6.649, "type": 1.947, "novel": -0.508,
+           "repeats": -4.488, "length": 0.451, "first": -0.451, "before": -1.012, "after": -1.007, "rarest": 1.533,
+           "because": 3.054},
 }
 
 
