@@ -41,6 +41,8 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "bench"))
 SHARED = Path(os.environ.get("RAG_SHARED_DIR", REPO.parent / "shared"))
 
+from report import write_section  # noqa: E402
+
 from rag_assistant.answering.extractive import ExtractiveAnswerer  # noqa: E402
 from rag_assistant.bootstrap import create_service  # noqa: E402
 from rag_assistant.config import Settings  # noqa: E402
@@ -49,7 +51,6 @@ from rag_assistant.evaluation.answers import answer_body, contains_gold  # noqa:
 from rag_assistant.evaluation.beir import read_corpus, read_queries  # noqa: E402
 from rag_assistant.evaluation.runner import index_corpus  # noqa: E402
 from rag_assistant.evaluation.squad import article_of, read_squad  # noqa: E402
-from report import write_section  # noqa: E402
 
 BASELINE_COMMIT = "e0cd009"
 HELD_OUT_EVERY = 4

@@ -23,7 +23,6 @@ import random
 import sys
 
 import numpy as np
-
 from bench_answers import HELD_OUT_EVERY, REPO, SHARED, service_for
 
 from rag_assistant.answering.extractive import FEATURES, scored_candidates, sentence_features

@@ -5,7 +5,6 @@ OpenAI SDK against tests/openai_wire.py)."""
 from __future__ import annotations
 
 import pytest
-
 from answerer_contract import AnswerGeneratorContract
 from openai_wire import Script, openai_wire_server
 
