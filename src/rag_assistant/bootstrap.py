@@ -42,12 +42,16 @@ def create_store(settings: Settings) -> VectorStore:
     raise ConfigurationError(f"VECTORSTORE_BACKEND={settings.vectorstore_backend!r} is not supported")
 
 
-def create_answerer(settings: Settings) -> AnswerGenerator:
+def create_answerer(settings: Settings, embedder: Embedder | None = None) -> AnswerGenerator:
     """LLM_PROVIDER -> the answer generator. The extractive answerer is always built: it is
-    the offline default and every LLM answerer's fallback."""
+    the offline default and every LLM answerer's fallback. It reads with the service's own
+    MiniLM (fp32 or the int8 export) when that is the embedder: its thresholds are MiniLM's
+    cosines, and another model (a paid API) is never called to answer."""
     from .answering.extractive import ExtractiveAnswerer
+    from .embedding.minilm import NAME as MINILM
 
-    extractive = ExtractiveAnswerer(min_relevance=settings.min_relevance)
+    reader = embedder if embedder is not None and embedder.name == MINILM else None
+    extractive = ExtractiveAnswerer(min_relevance=settings.min_relevance, reader=reader)
     provider = settings.llm_provider
     if provider == "extractive":
         return extractive
@@ -128,4 +132,4 @@ def create_service(settings: Settings, *, embedder: Embedder | None = None) -> R
         precision=settings.embedding_precision,
     )
     store = create_store(settings)
-    return RagService(settings, store, embedder, lambda: create_answerer(settings))
+    return RagService(settings, store, embedder, lambda: create_answerer(settings, embedder))
