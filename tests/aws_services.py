@@ -157,7 +157,7 @@ def create_bucket(name: str | None = None) -> str:
 
 
 #: What Lambda's Python runtime already has: the handlers get boto3 from there, not from the bundles.
-LAMBDA_RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six.py")
+LAMBDA_RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six.py", "snapshot_restore_py.py")
 
 
 def lambda_runtime_site(folder: Path) -> Path:

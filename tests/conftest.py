@@ -7,7 +7,7 @@ import pytest
 
 from rag_assistant.config import Settings
 
-pytest_plugins = ["aws_services"]
+pytest_plugins = ["aws_services", "lambda_support"]
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -46,7 +46,9 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def minilm(model_cache: Path):
     from rag_assistant.embedding.registry import create_embedder
 
-    embedder = create_embedder("sentence-transformers/all-MiniLM-L6-v2", cache_dir=model_cache)
+    # fp32: the graph's fidelity to sentence-transformers is checked on it; the int8 default
+    # has its own tests (test_embedding.py).
+    embedder = create_embedder("sentence-transformers/all-MiniLM-L6-v2", cache_dir=model_cache, precision="fp32")
     embedder.warm_up()
     return embedder
 

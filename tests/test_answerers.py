@@ -5,7 +5,6 @@ OpenAI SDK against tests/openai_wire.py)."""
 from __future__ import annotations
 
 import pytest
-
 from answerer_contract import AnswerGeneratorContract
 from openai_wire import Script, openai_wire_server
 
@@ -119,3 +118,61 @@ def test_korean_answer_quotes_the_sentence_with_the_answer() -> None:
     wifi = answerer.generate("공용 와이파이에서 업무 시스템에 접속할 수 있나요?", _hits(chunk))
     assert wifi.answered and "접속할 수 없다" in wifi.text
     assert not answerer.generate("회사 주차장은 몇 층에 있나요?", _hits(chunk)).answered
+
+
+def test_a_date_before_the_question_words_stays_in_the_trimmed_quote() -> None:
+    from rag_assistant.answering.extractive import ExtractiveAnswerer
+
+    sentence = ("On October 6, 2004, a joint Japanese-Mongolian archaeological dig uncovered what is believed to be "
+                "Genghis Khan's palace in rural Mongolia, which raises the possibility of actually locating the "
+                "ruler's long-lost burial site.")
+    answer = ExtractiveAnswerer().generate("On which date was Genghis Khan's palace uncovered?", _hits(sentence))
+    assert answer.answered and "October 6, 2004" in answer.text
+    assert answer.quotes[1] in sentence
+
+
+class _CountingReader:
+    """The real MiniLM, counting the texts it is asked to embed (a spy, not a fake)."""
+
+    def __init__(self, model) -> None:
+        self.model, self.name, self.texts = model, model.name, 0
+
+    def embed_documents(self, texts):
+        self.texts += len(texts)
+        return self.model.embed_documents(texts)
+
+
+WAGES = ("Competition amongst employers tends to drive up wages due to the nature of the job, since there is a "
+         "relative shortage of workers for the particular position. Professional and labor organizations may limit "
+         "the supply of workers which results in higher demand and greater incomes for members. Members may also "
+         "receive higher wages through collective bargaining, political influence, or corruption.")
+
+
+def test_the_model_decides_only_what_the_words_leave_open(minilm) -> None:
+    from rag_assistant.answering.extractive import ExtractiveAnswerer
+
+    reader = _CountingReader(minilm)
+    answerer = ExtractiveAnswerer(reader=reader)
+    # "compensation" is not in the passage: the words alone stop at the gate, the model reads
+    # "greater incomes" as what is asked.
+    question = "Who works to get workers higher compensation?"
+    assert not ExtractiveAnswerer().generate(question, _hits(WAGES)).answered
+    answer = answerer.generate(question, _hits(WAGES))
+    assert answer.answered and "Professional and labor organizations" in answer.text
+    assert reader.texts == 3  # the question and the two best sentences
+    # Clear cases cost nothing: every word found, or Korean (MiniLM cannot read it).
+    assert answerer.generate("What drives up wages amongst employers?", _hits(WAGES)).answered
+    answerer.generate("재택근무는 일주일에 몇 번 가능한가요?", _hits("재택근무는 주 2회까지 허용된다."))
+    assert reader.texts == 3
+
+
+def test_the_service_reads_with_its_own_minilm_and_never_with_another_model(settings, minilm, hashing_embedder) -> None:
+    from rag_assistant.bootstrap import create_answerer
+
+    question = "Who works to get workers higher compensation?"
+    reader = _CountingReader(minilm)
+    assert create_answerer(settings, reader).generate(question, _hits(WAGES)).answered
+    assert reader.texts == 3
+    other = _CountingReader(hashing_embedder)
+    assert not create_answerer(settings, other).generate(question, _hits(WAGES)).answered
+    assert other.texts == 0

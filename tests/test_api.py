@@ -11,14 +11,20 @@ from conftest import SSDF_PDF, ZERO_TRUST_PDF
 from pdf_factory import truncated_pdf
 from rag_assistant.answering.base import NO_ANSWER_KO
 from rag_assistant.api.app import create_app
+from rag_assistant.api.contract import CorsPolicy
+from rag_assistant.api.local_security import LocalSecurity
 from rag_assistant.bootstrap import create_service
 from rag_assistant.config import Settings
+
+#: What a browser on the same machine sends as Host (the server refuses names it does not know).
+BASE_URL = "http://127.0.0.1:8000"
 
 
 def make_client(tmp_path: Path, minilm, **settings) -> TestClient:
     config = Settings(RAG_DATA_DIR=tmp_path / "data", LLM_PROVIDER="extractive", **settings)
-    app = create_app(lambda: create_service(config, embedder=minilm), cors_origins=config.cors_origins)
-    return TestClient(app, raise_server_exceptions=False)
+    security = LocalSecurity(cors=CorsPolicy.from_list(config.cors_origins))
+    app = create_app(lambda: create_service(config, embedder=minilm), security=security)
+    return TestClient(app, base_url=BASE_URL, raise_server_exceptions=False)
 
 
 @pytest.fixture()
@@ -159,18 +165,24 @@ def test_hostile_file_names_are_made_safe(client: TestClient) -> None:
     assert korean.json()["document"]["file_name"] == "보고서 2024 (최종).md"
 
 
-def test_cors_default_is_open_and_restriction_is_one_setting(tmp_path: Path, minilm, client) -> None:
+def test_cors_default_is_same_origin_and_opening_it_is_one_setting(tmp_path: Path, minilm, client) -> None:
     preflight = client.options(
         "/rag/query",
         headers={"Origin": "https://example.org", "Access-Control-Request-Method": "POST"},
     )
-    assert preflight.status_code == 200
-    assert preflight.headers["access-control-allow-origin"] in ("*", "https://example.org")
+    assert preflight.status_code == 403 and "access-control-allow-origin" not in preflight.headers
     with make_client(tmp_path / "restricted", minilm, CORS_ALLOWED_ORIGINS="https://app.example.com") as c:
         allowed = c.get("/healthz", headers={"Origin": "https://app.example.com"})
         assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+        assert allowed.headers["vary"] == "Origin"
+        preflight = c.options("/rag/documents/x", headers={"Origin": "https://app.example.com",
+                                                           "Access-Control-Request-Method": "DELETE"})
+        assert preflight.status_code == 204 and "DELETE" in preflight.headers["access-control-allow-methods"]
         denied = c.get("/healthz", headers={"Origin": "https://evil.example"})
-        assert "access-control-allow-origin" not in denied.headers
+        assert denied.status_code == 403 and "access-control-allow-origin" not in denied.headers
+    with make_client(tmp_path / "open", minilm, CORS_ALLOWED_ORIGINS="*") as c:
+        anyone = c.get("/healthz", headers={"Origin": "https://elsewhere.example"})
+        assert anyone.status_code == 200 and anyone.headers["access-control-allow-origin"] == "*"
 
 
 def test_unexpected_errors_are_500_json_without_details(client: TestClient, monkeypatch) -> None:
@@ -188,7 +200,7 @@ def test_unexpected_errors_are_500_json_without_details(client: TestClient, monk
 def test_page_docs_and_schema_are_served(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    assert '<script src="/static/app.js"' in page.text
+    assert '<script src="static/app.js"' in page.text and "<script>" not in page.text
     assert client.get("/static/app.js").status_code == 200
     schema = client.get("/openapi.json").json()
     assert {"/rag/query", "/rag/documents", "/rag/documents/{document_id}", "/healthz"} <= set(schema["paths"])

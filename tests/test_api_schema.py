@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, settings
 
 from conftest import ZERO_TRUST_PDF
 from rag_assistant.api.app import create_app
+from rag_assistant.api.local_security import LocalSecurity
 from rag_assistant.bootstrap import create_service
 from rag_assistant.config import Settings
 
@@ -18,7 +19,8 @@ def api_app(tmp_path_factory, minilm):
     config = Settings(RAG_DATA_DIR=tmp_path_factory.mktemp("schemathesis"), LLM_PROVIDER="extractive")
     service = create_service(config, embedder=minilm)
     service.ingest_path(ZERO_TRUST_PDF)  # something to find, list, get and delete
-    return create_app(lambda: service, warm_up=False)
+    # schemathesis' ASGI client sends Host: testserver, a name the server must be told about.
+    return create_app(lambda: service, warm_up=False, security=LocalSecurity(allowed_hosts=("testserver",)))
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

@@ -3,82 +3,20 @@ with the events S3 and API Gateway send (tests/events/), the real model and real
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
+import urllib.error
 import urllib.request
-from pathlib import Path
-from urllib.parse import quote_plus
 
 import boto3
 import pytest
 
-from aws_services import create_bucket, create_table
 from conftest import SSDF_PDF, ZERO_TRUST_PDF
 from pdf_factory import truncated_pdf
 
-EVENTS = Path(__file__).parent / "events"
-
-
-class FakeContext:
-    """The attributes of the Lambda context object the handlers read."""
-
-    function_name = "rag-test"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:ap-northeast-2:123456789012:function:rag-test"
-    aws_request_id = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-    log_group_name = "/aws/lambda/rag-test"
-    log_stream_name = "2026/11/27/[$LATEST]abc"
-
-    def __init__(self, remaining_ms: int = 900_000) -> None:
-        self._remaining = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self._remaining
-
-
-def s3_event(kind: str, bucket: str, *keys: str, size: int = 1000) -> dict:
-    template = json.loads((EVENTS / f"s3_object_{kind}.json").read_text())
-    records = []
-    for key in keys:
-        record = copy.deepcopy(template["Records"][0])
-        record["s3"]["bucket"]["name"] = bucket
-        record["s3"]["bucket"]["arn"] = f"arn:aws:s3:::{bucket}"
-        record["s3"]["object"]["key"] = quote_plus(key)  # as S3 sends it
-        if "size" in record["s3"]["object"]:
-            record["s3"]["object"]["size"] = size
-        records.append(record)
-    return {"Records": records}
-
-
-def api_event(method: str, path: str, body: object = None, query: dict | None = None, raw: str | None = None) -> dict:
-    event = json.loads((EVENTS / "apigw_rest_proxy.json").read_text())
-    event["httpMethod"] = event["requestContext"]["httpMethod"] = method
-    event["path"] = path
-    event["resource"] = event["requestContext"]["resourcePath"] = path
-    event["queryStringParameters"] = query
-    event["body"] = raw if raw is not None else (json.dumps(body) if body is not None else None)
-    return event
-
-
-@pytest.fixture()
-def lambda_env(aws_environment, monkeypatch, model_cache, tmp_path):
-    from rag_assistant.aws import runtime
-
-    table, bucket = create_table(), create_bucket()
-    for name, value in {
-        "VECTORSTORE_BACKEND": "dynamodb", "VECTORSTORE_TABLE_NAME": table, "BUCKET_NAME": bucket,
-        "RAG_CACHE_DIR": str(model_cache), "LLM_PROVIDER": "extractive", "LOG_LEVEL": "INFO",
-        "AWS_LAMBDA_FUNCTION_NAME": "rag-test", "POWERTOOLS_METRICS_NAMESPACE": "RagAssistant",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    runtime.reset()
-    _reset_handlers()
-    yield {"table": table, "bucket": bucket, "s3": boto3.client("s3")}
-    runtime.reset()
-    _reset_handlers()
+# api_event, s3_event and FakeContext are imported from here by bench/ too.
+from lambda_support import FakeContext, api_event, invoke_api, invoke_upload, s3_event  # noqa: F401
+from lambda_support import reset_handlers as _reset_handlers
 
 
 @pytest.fixture()
@@ -89,31 +27,6 @@ def openai_key_in_ssm(lambda_env):
     ssm.put_parameter(Name="/rag/openai-api-key", Value=secret, Type="SecureString", Overwrite=True)
     yield secret
     ssm.delete_parameter(Name="/rag/openai-api-key")
-
-
-def _reset_handlers() -> None:
-    from rag_assistant.aws import documents_handler, query_handler
-
-    documents_handler.handler.reset()
-    query_handler.handler.reset()
-
-
-def invoke_upload(event: dict, remaining_ms: int = 900_000):
-    from rag_assistant.aws.upload_handler import handler
-
-    return handler(event, FakeContext(remaining_ms))
-
-
-def invoke_api(function: str, event: dict) -> tuple[int, dict, dict]:
-    from rag_assistant.aws import documents_handler, query_handler
-
-    handler = {"query": query_handler.handler, "documents": documents_handler.handler}[function]
-    response = handler(event, FakeContext())
-    body = json.loads(response["body"]) if response.get("body") else {}
-    headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
-    for k, v in (response.get("multiValueHeaders") or {}).items():
-        headers.setdefault(k.lower(), v[0] if isinstance(v, list) else v)
-    return response["statusCode"], body, headers
 
 
 def test_pdf_in_the_bucket_is_answered_with_pages_and_listed(lambda_env) -> None:
@@ -128,7 +41,8 @@ def test_pdf_in_the_bucket_is_answered_with_pages_and_listed(lambda_env) -> None
     assert body["answered"] is True
     cited = [s for s in body["sources"] if s["quote"]]
     assert cited and all(s["file_name"] == "NIST SP 800-207 제로 트러스트.pdf" and s["page"] for s in cited)
-    assert headers.get("access-control-allow-origin") in ("*", "https://app.example.com")
+    # Same origin only by default: no CORS grant, and the contract's security headers.
+    assert "access-control-allow-origin" not in headers and headers["x-content-type-options"] == "nosniff"
 
     # The same event again (S3 delivers at least once): one copy, reported unchanged.
     chunks_before = _chunk_items(lambda_env["table"])
@@ -204,7 +118,7 @@ def test_events_that_are_not_s3_notifications_are_rejected(lambda_env) -> None:
 def test_query_function_rejects_bad_bodies_with_json_errors(lambda_env, raw, status, code) -> None:
     got, body, headers = invoke_api("query", api_event("POST", "/rag/query", raw=raw))
     assert (got, body["error"]["code"]) == (status, code)
-    assert "access-control-allow-origin" in headers
+    assert headers["content-type"] == "application/json" and headers["x-frame-options"] == "DENY"
 
 
 def test_documents_function_errors_and_unknown_routes(lambda_env) -> None:
@@ -216,17 +130,31 @@ def test_documents_function_errors_and_unknown_routes(lambda_env) -> None:
     assert (status, body["error"]["code"]) == (404, "not_found")
 
 
-def test_presigned_upload_url_puts_into_the_bucket(lambda_env) -> None:
+def test_presigned_upload_url_puts_into_the_bucket_and_never_overwrites(lambda_env) -> None:
     data = b"# Presigned\nUploaded without AWS credentials."
     status, body, _ = invoke_api("documents", api_event(
         "POST", "/rag/documents/upload-url", {"file_name": "../../etc/회의록.md", "size_bytes": len(data)}))
     assert status == 201, body
-    assert body["key"] == "uploads/회의록.md" and body["method"] == "PUT"
+    prefix, unique, name = body["key"].split("/")
+    assert (prefix, name, len(unique)) == ("uploads", "회의록.md", 32) and body["method"] == "PUT"
+    assert body["headers"] == {"Content-Type": "text/markdown", "If-None-Match": "*"}
     request = urllib.request.Request(body["url"], data=data, method="PUT", headers=body["headers"])
     with urllib.request.urlopen(request) as response:
         assert response.status == 200
-    stored = lambda_env["s3"].get_object(Bucket=lambda_env["bucket"], Key="uploads/회의록.md")["Body"].read()
+    stored = lambda_env["s3"].get_object(Bucket=lambda_env["bucket"], Key=body["key"])["Body"].read()
     assert stored == data
+
+    # The same URL again (a replay inside its lifetime) cannot replace what it created ...
+    replay = urllib.request.Request(body["url"], data=b"# Replaced\nby someone else!!!!!!!!!!!!!!!!", method="PUT",
+                                    headers=body["headers"])
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(replay)
+    assert refused.value.code == 412
+    assert lambda_env["s3"].get_object(Bucket=lambda_env["bucket"], Key=body["key"])["Body"].read() == data
+    # ... and the same name again gets a key of its own.
+    again = invoke_api("documents", api_event(
+        "POST", "/rag/documents/upload-url", {"file_name": "회의록.md", "size_bytes": len(data)}))[1]
+    assert again["key"] != body["key"] and again["key"].endswith("/회의록.md")
 
     for payload, code in [
         ({"file_name": "macro.docm", "size_bytes": 10}, "unsupported_file"),
@@ -407,3 +335,20 @@ def test_each_function_alone_logs_through_the_powertools_json_handler(module) ->
                          env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "ap-northeast-2",
                               "AWS_LAMBDA_FUNCTION_NAME": "x", "LOG_LEVEL": "INFO"})
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [True, True, False, True]
+
+
+def test_with_bucket_versioning_a_delete_keeps_the_old_version_and_empties_the_index(lambda_env) -> None:
+    """bucketVersioning (production): DELETE leaves a delete marker, S3 sends
+    ObjectRemoved:DeleteMarkerCreated, the chunks go, the file stays recoverable."""
+    s3, bucket = lambda_env["s3"], lambda_env["bucket"]
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=bucket, Key="uploads/a1/memo.md", Body=b"# Memo\nThe backup runs nightly.")
+    invoke_upload(s3_event("created", bucket, "uploads/a1/memo.md"))
+    doc_id = invoke_api("documents", api_event("GET", "/rag/documents"))[1]["documents"][0]["document_id"]
+    assert invoke_api("documents", api_event("DELETE", f"/rag/documents/{doc_id}"))[0] == 202
+    event = s3_event("removed", bucket, "uploads/a1/memo.md")
+    event["Records"][0]["eventName"] = "ObjectRemoved:DeleteMarkerCreated"
+    assert invoke_upload(event)["deleted"] == ["uploads/a1/memo.md"]
+    assert invoke_api("documents", api_event("GET", f"/rag/documents/{doc_id}"))[0] == 404
+    versions = s3.list_object_versions(Bucket=bucket, Prefix="uploads/a1/")
+    assert len(versions["Versions"]) == 1 and len(versions["DeleteMarkers"]) == 1

@@ -34,33 +34,49 @@ def manifest_response(documents: dict[str, dict[str, str]]) -> dict:
 
 
 def test_protocol_search_vectors_request_is_valid_and_stale_versions_are_dropped(stubbed) -> None:
+    """Large-corpus mode: SearchVectors returns keys; the warm corpus (texts and keyword
+    postings, no vectors) supplies the chunks and drops versions that are not live."""
     client, stubber = stubbed
     store = DynamoDBVectorStore("rag-documents", client=client, vector_index_name="chunk-vectors")
+    store._model = ("m", 4)
     query = np.full(4, 0.5, dtype=np.float32)
-    stubber.add_response(
-        "get_item", manifest_response({"doc_a": {"v": "live1", "f": "a.pdf"}}),
-        {"TableName": "rag-documents", "Key": {"document_id": {"S": "#meta"}, "chunk_id": {"S": "#manifest"}},
-         "ConsistentRead": True},
-    )
+    key = {"TableName": "rag-documents", "ConsistentRead": True}
+    stubber.add_response("get_item", {"Item": {"document_id": {"S": "#meta"}, "chunk_id": {"S": "#counter"},
+                                               "corpus_version": {"N": "7"}}},
+                         key | {"Key": {"document_id": {"S": "#meta"}, "chunk_id": {"S": "#counter"}}})
+    stubber.add_response("get_item", manifest_response({"doc_a": {"v": "live1", "f": "a.pdf"}}),
+                         key | {"Key": {"document_id": {"S": "#meta"}, "chunk_id": {"S": "#manifest"}}})
 
-    def result(chunk_id: str, version: str, score: float) -> dict:
-        return {"Item": {
-            "document_id": {"S": "doc_a"}, "chunk_id": {"S": chunk_id}, "text": {"S": f"text {chunk_id}"},
-            "idx": {"N": "0"}, "page": {"N": "3"}, "version": {"S": version},
-        }, "Score": score}
+    def item(chunk_id: str, index: int) -> dict:
+        return {"document_id": {"S": "doc_a"}, "chunk_id": {"S": chunk_id}, "text": {"S": f"text {chunk_id}"},
+                "idx": {"N": str(index)}, "page": {"N": "3"}, "version": {"S": "live1"}}
+
+    # The keyword side loads texts without vectors (the projection leaves `vector` out).
+    stubber.add_response("query", {"Items": [item("doc_a:1", 0), item("doc_a:2", 1)]}, {
+        "TableName": "rag-documents", "KeyConditionExpression": ANY, "ExpressionAttributeValues": ANY,
+        "ConsistentRead": True, "FilterExpression": "#v = :v",
+        "ProjectionExpression": "document_id, chunk_id, #t, idx, page, page_end, heading, token_count, #v",
+        "ExpressionAttributeNames": {"#v": "version", "#t": "text"}})
+
+    def result(chunk_id: str, score: float) -> dict:
+        return {"Item": {"document_id": {"S": "doc_a"}, "chunk_id": {"S": chunk_id}}, "Score": score}
 
     stubber.add_response(
         "search_vectors",
-        {"SearchResults": [result("doc_a:1", "live1", 0.1), result("doc_a:old", "gone0", 0.05),
-                           result("doc_a:2", "live1", 0.4)],
+        {"SearchResults": [result("doc_a:1", 0.1), result("doc_a:old", 0.05), result("doc_a:2", 0.4)],
          "ConsumedCapacity": {"VectorSearchRequestBytes": 16.0}},
         {"TableName": "rag-documents", "IndexName": "chunk-vectors",
          "SearchVector": [{"N": "0.5"}] * 4, "TopK": 4,
-         "ProjectionExpression": ANY, "ExpressionAttributeNames": ANY, "ReturnConsumedCapacity": "TOTAL"},
+         "ProjectionExpression": "document_id, chunk_id", "ReturnConsumedCapacity": "TOTAL"},
     )
     hits = store.search(query, 2)
     assert [h.chunk.chunk_id for h in hits] == ["doc_a:1", "doc_a:2"]
     assert hits[0].score == pytest.approx(0.9) and hits[0].file_name == "a.pdf" and hits[0].chunk.page == 3
+    assert store._corpus.dimension == 0  # no vector was loaded into memory
+    # The keyword side works on the same warm corpus: one more counter read, nothing else.
+    stubber.add_response("get_item", {"Item": {"document_id": {"S": "#meta"}, "chunk_id": {"S": "#counter"},
+                                               "corpus_version": {"N": "7"}}}, None)
+    assert [h.chunk.chunk_id for h in store.keyword_search("text doc_a:2", 1)] == ["doc_a:2"]
 
 
 def test_protocol_search_vectors_rejects_what_the_service_model_rejects(stubbed) -> None:

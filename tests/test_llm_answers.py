@@ -254,7 +254,8 @@ def test_api_streams_server_sent_events(llm_service) -> None:
     from rag_assistant.api.app import create_app
 
     service, _ = llm_service
-    with TestClient(create_app(lambda: service)) as client:
+    # The local server answers to loopback names only (DNS rebinding): TestClient's default is not one.
+    with TestClient(create_app(lambda: service), base_url="http://127.0.0.1:8000") as client:
         response = client.post("/rag/query?stream=true", json={"question": "How do I roll back?"})
         plain = client.post("/rag/query", json={"question": "How do I roll back?"}).json()
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")

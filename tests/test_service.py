@@ -172,3 +172,81 @@ def test_uploads_past_the_queue_are_turned_away_at_once(settings, hashing_embedd
         waiting.join(30)
         assert results["running.txt"].outcome is IngestOutcome.INDEXED
         assert results["waiting.txt"].outcome is IngestOutcome.INDEXED
+
+
+def test_batch_ingestion_embeds_across_documents_and_commits_per_batch(hashing_service, hashing_embedder) -> None:
+    hashing_service.ingest_bytes("note:unchanged", "unchanged.txt", b"Already indexed words about kiwis.")
+    store = hashing_service._store
+    embed_calls, writes = [], []
+    original_embed, original_write = hashing_embedder.embed_documents, store.replace_documents
+    hashing_embedder.embed_documents = lambda texts: embed_calls.append(len(texts)) or original_embed(texts)
+    store.replace_documents = lambda batch, **kw: writes.append(len(batch)) or original_write(batch, **kw)
+    files = [(f"note:{i}", f"note-{i}.txt", f"Note {i} is about topic{i} and nothing else.".encode())
+             for i in range(7)]
+    files.insert(3, ("note:empty", "empty.txt", b""))
+    files.insert(5, ("note:unchanged", "unchanged.txt", b"Already indexed words about kiwis."))
+    files.insert(6, ("note:pdf", "broken.pdf", b"%PDF-1.7 truncated"))
+
+    seen = []
+    results = hashing_service.ingest_many(files, batch_chunks=4, progress=seen.append)
+
+    assert [r.file_name for r in results] == [f for _, f, _ in files]  # the order of the input
+    outcomes = {r.file_name: r.outcome for r in results}
+    assert outcomes["empty.txt"] is IngestOutcome.FAILED and outcomes["broken.pdf"] is IngestOutcome.FAILED
+    assert outcomes["unchanged.txt"] is IngestOutcome.UNCHANGED
+    assert [outcomes[f"note-{i}.txt"] for i in range(7)] == [IngestOutcome.INDEXED] * 7
+    assert sorted(r.file_name for r in seen) == sorted(f for _, f, _ in files)
+    # Seven one-chunk notes in batches of four chunks: two model calls, two store writes.
+    assert embed_calls == [4, 3] and writes == [4, 3]
+    hits = hashing_service.search("topic5", 1, mode="keyword")
+    assert hits[0].chunk.document_id == document_id_for("note:5")
+    failed = hashing_service.get_document(document_id_for("note:empty"))
+    assert failed.status is DocumentStatus.FAILED and "empty" in failed.error
+
+
+def test_a_batch_that_fails_to_write_fails_its_documents_only(hashing_service) -> None:
+    store = hashing_service._store
+    original = store.replace_documents
+    calls = []
+
+    def fail_once(batch, **kw):
+        calls.append(len(batch))
+        if len(calls) == 1:
+            raise OSError("disk full")
+        return original(batch, **kw)
+
+    store.replace_documents = fail_once
+    files = [(f"note:{i}", f"note-{i}.txt", f"Note {i} about gannets{i}.".encode()) for i in range(4)]
+    results = hashing_service.ingest_many(files, batch_chunks=2)
+    assert [r.outcome for r in results] == [IngestOutcome.FAILED] * 2 + [IngestOutcome.INDEXED] * 2
+    assert "internal error (OSError)" in results[0].reason
+    assert hashing_service.search("gannets3", 1, mode="keyword")[0].chunk.document_id == document_id_for("note:3")
+    assert hashing_service.search("gannets0", 1, mode="keyword") == []
+    # The locks were released: the failed documents can be indexed again.
+    assert hashing_service.ingest_many(files[:2])[0].outcome is IngestOutcome.INDEXED
+
+
+def test_a_delete_during_batch_ingestion_wins_and_spares_the_batch(hashing_service, hashing_embedder) -> None:
+    import threading
+
+    import pytest
+
+    from rag_assistant.errors import DocumentNotFoundError
+
+    doomed = hashing_service.ingest_bytes("note:doomed", "doomed.txt", b"Version one about herons.")
+    entered, release = _blocking_embedder(hashing_embedder)
+    files = [("note:doomed", "doomed.txt", b"Version two about herons, embedding when the delete arrives."),
+             ("note:kept", "kept.txt", b"A note about puffins.")]
+    results = []
+    worker = threading.Thread(target=lambda: results.extend(hashing_service.ingest_many(files)))
+    worker.start()
+    assert entered.wait(30)  # the batch is being embedded
+    hashing_service.delete_document(doomed.document_id)
+    release.set()
+    worker.join(30)
+    assert [(r.outcome, r.error_code) for r in results] == [
+        (IngestOutcome.FAILED, "superseded"), (IngestOutcome.INDEXED, None)]
+    with pytest.raises(DocumentNotFoundError):
+        hashing_service.get_document(doomed.document_id)
+    assert hashing_service.search("herons", 5, mode="keyword") == []
+    assert hashing_service.search("puffins", 1, mode="keyword")[0].chunk.document_id == document_id_for("note:kept")

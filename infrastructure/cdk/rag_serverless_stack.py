@@ -10,6 +10,7 @@ from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from rag_stack.api import RagApi
+from rag_stack.checkov import acknowledge_checkov_findings
 from rag_stack.functions import RagFunctions
 from rag_stack.monitoring import Monitoring
 from rag_stack.nag import acknowledge_stack_findings
@@ -49,3 +50,4 @@ class RagServerlessStack(Stack):
         if self.functions.dead_letter_queue is not None:
             CfnOutput(self, "IngestionDeadLetterQueueUrl", value=self.functions.dead_letter_queue.queue_url)
         acknowledge_stack_findings(self)
+        acknowledge_checkov_findings(self)

@@ -23,18 +23,35 @@ def create_store(settings: Settings) -> VectorStore:
     if settings.vectorstore_backend == "dynamodb":
         from .store.dynamodb_store import DynamoDBVectorStore
 
+        snapshots = None
+        if settings.corpus_snapshot_key and settings.bucket_name:
+            from .blobs.s3 import S3BlobStore
+
+            snapshots = S3BlobStore(settings.bucket_name)
+        external = None
+        if settings.s3_vector_bucket or settings.s3_vector_index:
+            if not (settings.s3_vector_bucket and settings.s3_vector_index):
+                raise ConfigurationError("S3 Vectors needs both RAG_S3_VECTOR_BUCKET and RAG_S3_VECTOR_INDEX")
+            from .store.s3_vectors import S3VectorsIndex
+
+            external = S3VectorsIndex(settings.s3_vector_bucket, settings.s3_vector_index)
         return DynamoDBVectorStore(
-            settings.vectorstore_table_name, vector_index_name=settings.dynamodb_vector_index
+            settings.vectorstore_table_name, vector_index_name=settings.dynamodb_vector_index,
+            snapshots=snapshots, snapshot_key=settings.corpus_snapshot_key or "", external_vectors=external,
         )
     raise ConfigurationError(f"VECTORSTORE_BACKEND={settings.vectorstore_backend!r} is not supported")
 
 
-def create_answerer(settings: Settings) -> AnswerGenerator:
+def create_answerer(settings: Settings, embedder: Embedder | None = None) -> AnswerGenerator:
     """LLM_PROVIDER -> the answer generator. The extractive answerer is always built: it is
-    the offline default and every LLM answerer's fallback."""
+    the offline default and every LLM answerer's fallback. It reads with the service's own
+    MiniLM (fp32 or the int8 export) when that is the embedder: its thresholds are MiniLM's
+    cosines, and another model (a paid API) is never called to answer."""
     from .answering.extractive import ExtractiveAnswerer
+    from .embedding.minilm import NAME as MINILM
 
-    extractive = ExtractiveAnswerer(min_relevance=settings.min_relevance)
+    reader = embedder if embedder is not None and embedder.name == MINILM else None
+    extractive = ExtractiveAnswerer(min_relevance=settings.min_relevance, reader=reader)
     provider = settings.llm_provider
     if provider == "extractive":
         return extractive
@@ -112,6 +129,7 @@ def create_service(settings: Settings, *, embedder: Embedder | None = None) -> R
         model_dir=settings.embedding_model_dir,
         openai_api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
         bedrock_region=settings.bedrock_region_or_default,
+        precision=settings.embedding_precision,
     )
     store = create_store(settings)
-    return RagService(settings, store, embedder, lambda: create_answerer(settings))
+    return RagService(settings, store, embedder, lambda: create_answerer(settings, embedder))

@@ -215,20 +215,40 @@ def delete(ctx: click.Context, document_id: str, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback by default: set 0.0.0.0 to share.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Loopback by default. Another address (0.0.0.0 to share) turns on the token for write routes.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
-def serve(host: str, port: int) -> None:
+@click.option("--token", default=None, metavar="TOKEN",
+              help="Token for write routes (default: RAG_API_TOKEN; made up and printed when listening beyond loopback).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Another host name to answer to (adds to RAG_ALLOWED_HOSTS); '*' turns the Host check off.")
+def serve(host: str, port: int, token: str | None, allow_hosts: tuple[str, ...]) -> None:
     """Serve the API and the web page (http://127.0.0.1:8000)."""
     import uvicorn
 
     from .api.app import create_local_app
+    from .api.local_security import is_loopback
     from .config import load_settings
     from .observability import configure_logging
 
-    settings = load_settings()
+    overrides: dict[str, object] = {}
+    if token:
+        overrides["api_token"] = token
+    settings = load_settings(**overrides)
+    if allow_hosts:
+        names = ",".join([settings.allowed_hosts, *allow_hosts]).strip(",")
+        settings = settings.model_copy(update={"allowed_hosts": names})
     configure_logging(settings.log_level, json_lines=settings.in_lambda)
-    click.echo(f"Serving the assistant on http://{host}:{port}  (API docs: /docs)", err=True)
-    uvicorn.run(create_local_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    app, security, made_up = create_local_app(settings, host=host)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"Serving the assistant on http://{shown}:{port}  (API docs: /docs)", err=True)
+    if made_up:
+        # Printed, never logged: the console of whoever started the server is the one place it goes.
+        click.echo(f"Write routes need this token (X-Api-Key header, or enter it in the page): {security.token}", err=True)
+    elif security.token is None and settings.auth_scope == "none" and not is_loopback(host):
+        click.echo("warning: RAG_AUTH_SCOPE=none: anyone who reaches this address can upload and delete documents",
+                   err=True)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
 
 
 @cli.command(name="export-model")

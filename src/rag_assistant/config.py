@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     vectorstore_table_name: str = Field("rag-documents", validation_alias="VECTORSTORE_TABLE_NAME")
     bucket_name: str | None = Field(None, validation_alias="BUCKET_NAME")
     dynamodb_vector_index: str | None = Field(None, validation_alias="RAG_DYNAMODB_VECTOR_INDEX")
+    # Large corpora: the vectors in Amazon S3 Vectors (a vector bucket and a cosine index of
+    # the model's dimension) instead of the query function's memory.
+    s3_vector_bucket: str | None = Field(None, validation_alias="RAG_S3_VECTOR_BUCKET")
+    s3_vector_index: str | None = Field(None, validation_alias="RAG_S3_VECTOR_INDEX")
+    # The S3 key (in BUCKET_NAME) of the corpus snapshot: the upload function writes it after
+    # each commit, a cold query instance loads it instead of reading every chunk item.
+    corpus_snapshot_key: str | None = Field(None, validation_alias="RAG_CORPUS_SNAPSHOT_KEY")
 
     # --- ingestion ---------------------------------------------------------------------
     chunk_size_tokens: int = Field(200, ge=16, le=510, validation_alias="RAG_CHUNK_SIZE")
@@ -71,6 +78,8 @@ class Settings(BaseSettings):
     # A folder written by `rag export-model` (model.onnx, tokenizer.json, model.json): the
     # Lambda functions load the int8 model shipped in their layer from here.
     embedding_model_dir: Path | None = Field(None, validation_alias="RAG_EMBEDDING_MODEL_DIR")
+    # The packaged MiniLM locally: int8 (the Lambda layer's quantization, 1.8x faster) or fp32.
+    embedding_precision: Literal["int8", "fp32"] = Field("int8", validation_alias="RAG_EMBEDDING_PRECISION")
     embedding_batch_size: int = Field(32, ge=1, le=512, validation_alias="RAG_EMBEDDING_BATCH_SIZE")
     embedding_threads: int = Field(0, ge=0, validation_alias="RAG_EMBEDDING_THREADS")
 
@@ -108,7 +117,18 @@ class Settings(BaseSettings):
 
     # --- HTTP API ------------------------------------------------------------------------
     upload_url_expires_seconds: int = Field(900, ge=60, le=3600, validation_alias="RAG_UPLOAD_URL_EXPIRES")
-    cors_allowed_origins: str = Field("*", validation_alias="CORS_ALLOWED_ORIGINS")
+    # Empty: same origin only (the page the server itself serves). "*" or a comma-separated
+    # list opens the API to other sites' scripts (api/contract.py CorsPolicy).
+    cors_allowed_origins: str = Field("", validation_alias="CORS_ALLOWED_ORIGINS")
+    # Host names the local server answers to besides IP literals and localhost (DNS
+    # rebinding protection); "*" turns the check off.
+    allowed_hosts: str = Field("", validation_alias="RAG_ALLOWED_HOSTS")
+    # The local server's token for write routes. Unset: none on loopback; beyond loopback
+    # `rag serve` makes one up and prints it.
+    api_token: SecretStr | None = Field(None, validation_alias="RAG_API_TOKEN")
+    # Which routes need the token (locally) / the API key (AWS): writes (upload, delete),
+    # all (questions and listings too) or none.
+    auth_scope: Literal["none", "writes", "all"] = Field("writes", validation_alias="RAG_AUTH_SCOPE")
 
     # --- observability -----------------------------------------------------------------
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
@@ -147,9 +167,12 @@ class Settings(BaseSettings):
 
     @property
     def cors_origins(self) -> list[str]:
-        """CORS_ALLOWED_ORIGINS as a list: "*" (the spec's default) or comma-separated origins."""
-        origins = [o.strip() for o in self.cors_allowed_origins.split(",") if o.strip()]
-        return origins or ["*"]
+        """CORS_ALLOWED_ORIGINS as a list: [] (same origin only), ["*"] or the origins."""
+        return [o.strip() for o in self.cors_allowed_origins.split(",") if o.strip()]
+
+    @property
+    def allowed_host_names(self) -> list[str]:
+        return [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
 
     @property
     def ingest_concurrency(self) -> int:

@@ -73,6 +73,14 @@ class LeaseLostError(RagError):
 
     code = "superseded"
 
+    def __init__(
+        self,
+        message: str = "the document was deleted (or taken over by another upload) while this version "
+        "was being indexed; nothing was written",
+        *, code: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+
 
 class DocumentBusyError(RagError):
     """Another worker is indexing this document right now; try again later."""

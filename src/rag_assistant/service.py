@@ -134,6 +134,13 @@ class RagService:
         self._embedder.warm_up()
         _ = self._answer_generator
 
+    def reconnect(self) -> None:
+        """New connections for the store and the answerer (after a SnapStart restore); the
+        model and the corpus in memory stay."""
+        self._store.reconnect()
+        with self._answerer_lock:
+            self._answerer = None
+
     def close(self) -> None:
         with self._parser_lock:
             parser, self._parser = self._parser, None
@@ -192,32 +199,42 @@ class RagService:
     def _ingest_leased(self, document_id: str, source: str, file_name: str, data: bytes) -> IngestResult:
         owner = new_lease_owner()
         if not self._store.lock_document(document_id, owner, LOCK_SECONDS):
-            return IngestResult(
-                source, file_name, IngestOutcome.FAILED, document_id,
-                reason="another worker is indexing this document; try again later",
-                error_code=DocumentBusyError.code,
-            )
+            return _busy(source, file_name, document_id)
         try:
-            return self._ingest(document_id, source, file_name, data, owner)
-        except LeaseLostError as exc:  # deleted meanwhile: the delete wins, nothing to record
-            return IngestResult(source, file_name, IngestOutcome.FAILED, document_id, reason=str(exc),
-                                error_code=exc.code)
-        except IngestError as exc:
-            self._record_failure(document_id, source, file_name, data, str(exc), lease_owner=owner)
-            return IngestResult(
-                source, file_name, IngestOutcome.FAILED, document_id, reason=str(exc), error_code=exc.code
-            )
+            prepared = self._prepare(document_id, source, file_name, data)
+            if isinstance(prepared, IngestResult):
+                return prepared
+            document, chunks = prepared
+            vectors = self._embed_chunks([c.embedding_text() for c in chunks])
+            self._store.replace_chunks(document, chunks, vectors, lease_owner=owner)
+            return IngestResult(source, file_name, IngestOutcome.INDEXED, document_id, len(chunks))
         except Exception as exc:  # a bug must not stop the other files of a batch
-            log.exception("unexpected error while indexing", extra={"document_id": document_id})
-            reason = f"internal error ({type(exc).__name__}); see the log for details"
-            self._record_failure(document_id, source, file_name, data, reason, lease_owner=owner)
-            return IngestResult(
-                source, file_name, IngestOutcome.FAILED, document_id, reason=reason, error_code="internal_error"
-            )
+            return self._failed(exc, document_id, source, file_name, data, owner)
         finally:
             self._store.unlock_document(document_id, owner)
 
-    def _ingest(self, document_id: str, source: str, file_name: str, data: bytes, owner: str) -> IngestResult:
+    def _failed(
+        self, exc: Exception, document_id: str, source: str, file_name: str, data: bytes, owner: str
+    ) -> IngestResult:
+        """The result of a file whose indexing raised `exc`, recorded as failed (a last good
+        version stays searchable). A lost lease (the delete wins) or a full queue records
+        nothing."""
+        if isinstance(exc, LeaseLostError | ServerBusyError):
+            return IngestResult(source, file_name, IngestOutcome.FAILED, document_id, reason=str(exc),
+                                error_code=exc.code)
+        if isinstance(exc, IngestError):
+            reason, code = str(exc), exc.code
+        else:
+            log.error("unexpected error while indexing", extra={"document_id": document_id}, exc_info=exc)
+            reason, code = f"internal error ({type(exc).__name__}); see the log for details", "internal_error"
+        self._record_failure(document_id, source, file_name, data, reason, lease_owner=owner)
+        return IngestResult(source, file_name, IngestOutcome.FAILED, document_id, reason=reason, error_code=code)
+
+    def _prepare(
+        self, document_id: str, source: str, file_name: str, data: bytes
+    ) -> IngestResult | tuple[Document, list[Chunk]]:
+        """Parse (in a reader process, within the per-document bounds) and chunk one file:
+        the UNCHANGED result, or the document and its chunks."""
         media_type = media_type_for(file_name)
         self._bind_model(claim=True)
         content_hash = hashlib.sha256(data).hexdigest()
@@ -243,7 +260,6 @@ class RagService:
             raise DocumentTooComplexError(
                 f"the file makes {len(chunks):,} chunks; the limit is {self._limits.max_chunks:,} (RAG_MAX_CHUNKS)"
             )
-        vectors = self._embed_chunks([c.embedding_text() for c in chunks])
         now = utc_now()
         document = Document(
             document_id=document_id,
@@ -260,8 +276,82 @@ class RagService:
             created_at=existing.created_at if existing else now,
             updated_at=now,
         )
-        self._store.replace_chunks(document, chunks, vectors, lease_owner=owner)
-        return IngestResult(source, file_name, IngestOutcome.INDEXED, document_id, len(chunks))
+        return document, chunks
+
+    def ingest_many(
+        self, files: Iterable[tuple[str, str, bytes]], *, batch_chunks: int = 512,
+        progress: Callable[[IngestResult], None] | None = None,
+    ) -> list[IngestResult]:
+        """Index many (source, file name, bytes) at once: the chunks of several documents
+        are embedded together and written in one store call per batch (one transaction
+        locally). For corpora of many small documents (evaluation sets, a folder of notes),
+        where one document at a time pays the model call and the commit per document.
+        Like ingest_bytes, never raises for a bad file: the reason is in its result; files
+        are read in the reader processes within the same bounds, and each step takes a turn
+        of the ingestion workers (RAG_INGEST_WORKERS). Results come in the order of `files`;
+        `progress` hears of each as it is done."""
+        results: dict[int, IngestResult] = {}
+        pending: list[tuple[str, str, bytes, Document, list[Chunk], str, float, int]] = []
+
+        def finish(result: IngestResult, owner: str | None, started: float, position: int) -> None:
+            if owner is not None and result.document_id:
+                self._store.unlock_document(result.document_id, owner)
+            result = replace(result, seconds=time.perf_counter() - started)
+            results[position] = result
+            if progress:
+                progress(result)
+
+        def flush() -> None:
+            if not pending:
+                return
+            batch = list(pending)
+            pending.clear()
+            try:
+                with self._admission.admit():
+                    vectors = self._embed_chunks([c.embedding_text() for p in batch for c in p[4]])
+                    writes, start = [], 0
+                    for _, _, _, document, chunks, *_ in batch:
+                        writes.append((document, chunks, vectors[start : start + len(chunks)]))
+                        start += len(chunks)
+                    lost = set(self._store.replace_documents(
+                        writes, lease_owners={p[3].document_id: p[5] for p in batch}))
+            except Exception as exc:
+                for source, file_name, data, document, _, owner, started, position in batch:
+                    finish(self._failed(exc, document.document_id, source, file_name, data, owner),
+                           owner, started, position)
+                return
+            for source, file_name, _, document, chunks, owner, started, position in batch:
+                if document.document_id in lost:  # deleted while being indexed: the delete wins
+                    error = LeaseLostError()
+                    result = IngestResult(source, file_name, IngestOutcome.FAILED, document.document_id,
+                                          reason=str(error), error_code=error.code)
+                else:
+                    result = IngestResult(source, file_name, IngestOutcome.INDEXED, document.document_id,
+                                          len(chunks))
+                finish(result, owner, started, position)
+
+        for position, (source, file_name, data) in enumerate(files):
+            started = time.perf_counter()
+            document_id = document_id_for(source)
+            owner = new_lease_owner()
+            if not self._store.lock_document(document_id, owner, LOCK_SECONDS):
+                finish(_busy(source, file_name, document_id), None, started, position)
+                continue
+            try:
+                with self._admission.admit():
+                    prepared = self._prepare(document_id, source, file_name, data)
+            except Exception as exc:
+                finish(self._failed(exc, document_id, source, file_name, data, owner), owner, started, position)
+                continue
+            if isinstance(prepared, IngestResult):
+                finish(prepared, owner, started, position)
+                continue
+            document, chunks = prepared
+            pending.append((source, file_name, data, document, chunks, owner, started, position))
+            if sum(len(p[4]) for p in pending) >= batch_chunks:
+                flush()
+        flush()
+        return [results[i] for i in sorted(results)]
 
     def _parse(self, file_name: str, data: bytes):  # -> ParsedDocument
         if self._settings.parse_isolation == "none":
@@ -448,3 +538,9 @@ def iter_supported_files(paths: Iterable[Path]) -> Iterator[Path]:
                     yield child
         else:
             yield path
+
+
+def _busy(source: str, file_name: str, document_id: str) -> IngestResult:
+    return IngestResult(source, file_name, IngestOutcome.FAILED, document_id,
+                        reason="another worker is indexing this document; try again later",
+                        error_code=DocumentBusyError.code)

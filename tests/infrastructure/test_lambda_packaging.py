@@ -41,7 +41,9 @@ def test_every_function_fits_lambdas_250_mb_and_the_documents_function_stays_sma
 def test_bundles_hold_what_the_functions_import_for_the_lambda_platform(lambda_bundles) -> None:
     common, ml = lambda_bundles["common"] / "python", lambda_bundles["ml"] / "python"
     assert (lambda_bundles["code"] / "rag_assistant" / "aws" / "query_handler.py").is_file()
-    assert not (lambda_bundles["code"] / "rag_assistant" / "web").exists()
+    # The documents function serves the page from its code: all three files, nothing else.
+    web = lambda_bundles["code"] / "rag_assistant" / "web"
+    assert sorted(p.name for p in web.iterdir()) == ["app.js", "index.html", "style.css"]
     for name in ("pydantic", "pydantic_core", "pydantic_settings", "aws_lambda_powertools"):
         assert (common / name).is_dir(), name
     for name in ("numpy", "onnxruntime", "tokenizers", "pypdfium2", "charset_normalizer", "markdown_it"):

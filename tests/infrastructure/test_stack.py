@@ -18,6 +18,8 @@ FUNCTIONS = {
 SUFFIXES = {".pdf", ".PDF", ".txt", ".TXT", ".md", ".MD", ".markdown", ".MARKDOWN"}
 DYNAMODB_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
                    "dynamodb:ConditionCheckItem"}
+WRITE_ROUTES = {("DELETE", "/rag/documents/{document_id}"), ("POST", "/rag/documents/upload-url")}
+READ_ROUTES = {("POST", "/rag/query"), ("GET", "/rag/documents"), ("GET", "/rag/documents/{document_id}")}
 
 
 def resources(template, kind: str) -> dict:
@@ -67,6 +69,25 @@ def api_routes(template) -> set[tuple[str, str]]:
         path = paths.get(resource.get("Ref"), "/") if isinstance(resource, dict) and "Ref" in resource else "/"
         routes.add((props["HttpMethod"], path))
     return routes
+
+
+def methods_by_route(template) -> dict[tuple[str, str], dict]:
+    """(method, path) -> the method's properties."""
+    api_resources = resources(template, "AWS::ApiGateway::Resource")
+
+    def path_of(resource) -> str:
+        if not (isinstance(resource, dict) and "Ref" in resource and resource["Ref"] in api_resources):
+            return ""
+        props = api_resources[resource["Ref"]]["Properties"]
+        return f"{path_of(props['ParentId'])}/{props['PathPart']}"
+
+    return {(m["Properties"]["HttpMethod"], path_of(m["Properties"]["ResourceId"]) or "/"): m["Properties"]
+            for m in resources(template, "AWS::ApiGateway::Method").values()}
+
+
+def gateway_responses(template) -> dict[str, dict]:
+    return {r["Properties"]["ResponseType"]: r["Properties"]
+            for r in resources(template, "AWS::ApiGateway::GatewayResponse").values()}
 
 
 # --- the spec's resources -----------------------------------------------------------------
@@ -154,23 +175,57 @@ def test_uploads_and_deletions_of_documents_notify_the_upload_function(default_s
     assert pairs == {(e, s) for e in ("s3:ObjectCreated:*", "s3:ObjectRemoved:*") for s in SUFFIXES}
 
 
-def test_rest_api_stage_prod_routes_and_cors(default_stack) -> None:
+def test_rest_api_routes_come_from_the_route_table_and_writes_need_the_key(default_stack) -> None:
+    from rag_assistant.api.routes import routes_for
+
     _, template = default_stack
     template.has_resource_properties("AWS::ApiGateway::Stage", {"StageName": "prod"})
-    assert api_routes(template) >= {
-        ("POST", "/rag/query"), ("GET", "/rag/documents"), ("GET", "/rag/documents/{document_id}"),
-        ("DELETE", "/rag/documents/{document_id}"), ("POST", "/rag/documents/upload-url"), ("GET", "/rag/config"),
-        ("OPTIONS", "/rag/query"), ("OPTIONS", "/rag/documents"),
-    }
-    for method in resources(template, "AWS::ApiGateway::Method").values():
-        props = method["Properties"]
-        if props["HttpMethod"] == "OPTIONS":
-            headers = props["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
-            assert headers["method.response.header.Access-Control-Allow-Origin"] == "'*'"
-        else:
-            assert props["Integration"]["Type"] == "AWS_PROXY"
-            assert props["Integration"]["TimeoutInMillis"] == 29000  # API Gateway's default limit
-            assert props.get("ApiKeyRequired", False) is False
+    methods = methods_by_route(template)
+    # Same origin by default (the API serves the page): no preflight methods at all.
+    assert set(methods) == {(r.method, r.path) for r in routes_for("aws")}
+    functions = functions_by_name(template)
+    for route in routes_for("aws"):
+        props = methods[(route.method, route.path)]
+        assert props["Integration"]["Type"] == "AWS_PROXY"
+        assert props["Integration"]["TimeoutInMillis"] == 29000  # API Gateway's default limit
+        serving = "rag-query-handler" if route.function == "query" else "rag-documents-handler"
+        assert functions[serving][0] in json.dumps(props["Integration"]["Uri"]), route
+    keyed = {route for route, props in methods.items() if props.get("ApiKeyRequired", False)}
+    assert keyed == WRITE_ROUTES
+    template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
+    template.has_resource_properties("AWS::ApiGateway::UsagePlan", {
+        "Throttle": {"RateLimit": 100, "BurstLimit": 200},
+        "ApiStages": [Match.object_like({"Stage": Match.any_value()})]})
+    assert "ApiKeyId" in template.to_json()["Outputs"]
+    for name in ("rag-query-handler", "rag-documents-handler"):
+        assert functions[name][1]["Properties"]["Environment"]["Variables"]["RAG_AUTH_SCOPE"] == "writes"
+
+
+def test_gateway_errors_speak_the_contract_and_never_open_cors(default_stack) -> None:
+    from rag_assistant.api.routes import GATEWAY_ERRORS
+
+    _, template = default_stack
+    responses = gateway_responses(template)
+    for name, (status, code, _) in GATEWAY_ERRORS.items():
+        assert responses[name]["StatusCode"] == str(status)
+        assert json.loads(responses[name]["ResponseTemplates"]["application/json"])["error"]["code"] == code
+    generic = responses["DEFAULT_4XX"]["ResponseTemplates"]["application/json"]
+    assert '"code": "$context.error.responseType"' in generic and "$context.error.messageString" in generic
+    for response in responses.values():
+        headers = response["ResponseParameters"]
+        assert headers["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'"
+        assert "gatewayresponse.header.Access-Control-Allow-Origin" not in headers  # same origin only
+
+
+@pytest.mark.parametrize(("origins", "echoed"), [
+    ("https://docs.example.com", "'https://docs.example.com'"),
+    ("https://a.example,https://b.example", None),
+    ("*", "'*'"),
+])
+def test_gateway_errors_echo_the_one_allowed_origin_never_a_wildcard(origins: str, echoed: str | None) -> None:
+    _, template = synthesize(corsAllowedOrigins=origins)
+    for response in gateway_responses(template).values():
+        assert response["ResponseParameters"].get("gatewayresponse.header.Access-Control-Allow-Origin") == echoed
 
 
 def test_log_groups_keep_14_days(default_stack) -> None:
@@ -207,11 +262,12 @@ def test_documents_function_cannot_write_the_table_and_only_deletes_or_signs_upl
     assert not any(a.startswith(("ssm:", "secretsmanager:", "sqs:")) for a in granted)
 
 
-def test_query_function_reads_the_table_and_its_key_parameter_only(default_stack) -> None:
+def test_query_function_reads_the_table_its_key_parameter_and_the_corpus_snapshot_only(default_stack) -> None:
     _, template = default_stack
     granted = role_actions(template, "rag-query-handler")
     assert not DYNAMODB_WRITES & set(granted)
-    assert not any(a.startswith("s3:") for a in granted)
+    assert {a for a in granted if a.startswith("s3:")} == {"s3:GetObject"}
+    assert json.dumps(granted["s3:GetObject"]).endswith('/rag-index/corpus-snapshot.npz"]]}]')
     assert "dynamodb:Query" in granted and "dynamodb:GetItem" in granted
     assert json.dumps(granted["ssm:GetParameter"]).endswith(':parameter/rag/openai-api-key"]]}]')
     assert not any(a.startswith(("secretsmanager:", "bedrock:")) for a in granted)
@@ -220,9 +276,14 @@ def test_query_function_reads_the_table_and_its_key_parameter_only(default_stack
 def test_upload_function_reads_objects_and_owns_the_table(default_stack) -> None:
     _, template = default_stack
     granted = role_actions(template, "rag-upload-handler")
-    assert {a for a in granted if a.startswith("s3:")} == {"s3:GetObject", "s3:ListBucket"}
+    assert {a for a in granted if a.startswith("s3:")} == {"s3:GetObject", "s3:ListBucket", "s3:PutObject"}
     # ListBucket on the bucket itself: S3 then answers 404, not 403, for a key that is gone.
     assert granted["s3:ListBucket"] == [{"Fn::GetAtt": [template_bucket_id(template), "Arn"]}]
+    # It writes one object: the corpus snapshot, which query instances load when cold.
+    assert json.dumps(granted["s3:PutObject"]).endswith('/rag-index/corpus-snapshot.npz"]]}]')
+    for name in ("rag-upload-handler", "rag-query-handler"):
+        env = functions_by_name(template)[name][1]["Properties"]["Environment"]["Variables"]
+        assert env["RAG_CORPUS_SNAPSHOT_KEY"] == "rag-index/corpus-snapshot.npz"
     assert DYNAMODB_WRITES <= set(granted)
     assert not any(a.startswith(("ssm:", "secretsmanager:")) for a in granted)
     assert "sqs:SendMessage" in granted  # its dead-letter queue
@@ -244,30 +305,40 @@ def test_function_roles_carry_no_managed_policies_and_log_only_to_their_group(de
 
 def test_cors_origins_restricted_by_one_setting() -> None:
     _, template = synthesize(corsAllowedOrigins="https://docs.example.com")
-    for method in resources(template, "AWS::ApiGateway::Method").values():
-        if method["Properties"]["HttpMethod"] == "OPTIONS":
-            headers = method["Properties"]["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
-            assert headers["method.response.header.Access-Control-Allow-Origin"] == "'https://docs.example.com'"
+    preflights = [m for m in resources(template, "AWS::ApiGateway::Method").values()
+                  if m["Properties"]["HttpMethod"] == "OPTIONS"]
+    assert preflights
+    for method in preflights:
+        headers = method["Properties"]["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
+        assert headers["method.response.header.Access-Control-Allow-Origin"] == "'https://docs.example.com'"
+        assert method["Properties"].get("ApiKeyRequired", False) is False  # preflights never carry a key
     for _, function in functions_by_name(template).values():
         assert function["Properties"]["Environment"]["Variables"]["CORS_ALLOWED_ORIGINS"] == "https://docs.example.com"
+    # Presigned PUTs come from the page (this region's API) and from the listed origin.
     template.has_resource_properties("AWS::S3::Bucket", {"CorsConfiguration": {"CorsRules": [
-        Match.object_like({"AllowedOrigins": ["https://docs.example.com"], "AllowedMethods": ["PUT"]})]}})
+        Match.object_like({"AllowedOrigins": [f"https://*.execute-api.{REGION}.amazonaws.com", "https://docs.example.com"],
+                           "AllowedMethods": ["PUT"], "AllowedHeaders": ["Content-Type", "If-None-Match"]})]}})
 
 
-@pytest.mark.parametrize("enabled", [True, False])
-def test_api_key_and_usage_plan(enabled) -> None:
-    _, template = synthesize(apiKey=str(enabled).lower())
-    template.resource_count_is("AWS::ApiGateway::ApiKey", int(enabled))
-    template.resource_count_is("AWS::ApiGateway::UsagePlan", int(enabled))
-    if enabled:
-        template.has_resource_properties("AWS::ApiGateway::UsagePlan", {
-            "Throttle": {"RateLimit": 100, "BurstLimit": 200},
-            "ApiStages": [Match.object_like({"Stage": Match.any_value()})]})
-        assert "ApiKeyId" in template.to_json()["Outputs"]
-    for method in resources(template, "AWS::ApiGateway::Method").values():
-        props = method["Properties"]
-        expected = enabled and props["HttpMethod"] != "OPTIONS"  # preflights never need a key
-        assert props.get("ApiKeyRequired", False) is expected
+@pytest.mark.parametrize(("setting", "expected"), [
+    ("writes", WRITE_ROUTES),
+    ("all", WRITE_ROUTES | READ_ROUTES),
+    ("true", WRITE_ROUTES | READ_ROUTES),  # the old boolean: every route
+    ("none", set()),
+    ("false", set()),
+])
+def test_api_key_scope_is_a_setting(setting: str, expected: set) -> None:
+    stack, template = synthesize(apiKey=setting)
+    methods = methods_by_route(template)
+    assert {route for route, props in methods.items() if props.get("ApiKeyRequired", False)} == expected
+    # The page, its assets and /rag/config stay open: the page asks for the key itself.
+    for route in (("GET", "/"), ("GET", "/static/{file}"), ("GET", "/rag/config")):
+        assert methods[route].get("ApiKeyRequired", False) is False
+    template.resource_count_is("AWS::ApiGateway::ApiKey", int(bool(expected)))
+    template.resource_count_is("AWS::ApiGateway::UsagePlan", int(bool(expected)))
+    scope = {"true": "all", "false": "none"}.get(setting, setting)
+    env = functions_by_name(template)["rag-documents-handler"][1]["Properties"]["Environment"]["Variables"]
+    assert stack.settings.api_key == env["RAG_AUTH_SCOPE"] == scope
 
 
 def test_stage_throttling_defaults_and_off() -> None:
@@ -477,6 +548,29 @@ def test_provisioned_concurrency_for_the_query_function(count) -> None:
 
 
 @pytest.mark.parametrize("enabled", [True, False])
+def test_snap_start_for_the_functions_people_wait_for(enabled) -> None:
+    _, template = synthesize(snapStart=str(enabled).lower())
+    found = functions_by_name(template)
+    for name in FUNCTIONS:
+        snap = found[name][1]["Properties"].get("SnapStart")
+        wanted = enabled and name != "rag-upload-handler"  # S3 events wait for no one
+        assert snap == ({"ApplyOn": "PublishedVersions"} if wanted else None), name
+    # SnapStart restores published versions only: the API calls the alias `live` of each.
+    template.resource_count_is("AWS::Lambda::Alias", 2 if enabled else 0)
+    methods = [json.dumps(m["Properties"]["Integration"]["Uri"])
+               for m in resources(template, "AWS::ApiGateway::Method").values()
+               if m["Properties"]["HttpMethod"] != "OPTIONS"]
+    assert methods and all(("Live" in uri) == enabled for uri in methods)
+
+
+def test_snap_start_and_provisioned_concurrency_exclude_each_other() -> None:
+    from rag_stack.settings import StackSettings
+
+    with pytest.raises(ValueError, match="snapStart and queryProvisionedConcurrency"):
+        StackSettings.from_context({"snapStart": "true", "queryProvisionedConcurrency": "2"}, environ={})
+
+
+@pytest.mark.parametrize("enabled", [True, False])
 def test_waf_web_acl_on_the_stage(enabled) -> None:
     _, template = synthesize(waf=str(enabled).lower())
     template.resource_count_is("AWS::WAFv2::WebACL", int(enabled))
@@ -534,13 +628,79 @@ def test_integration_timeout_can_be_raised() -> None:
 def test_bedrock_provider_and_secrets_manager_grant_only_what_they_name() -> None:
     _, template = synthesize(llmProvider="bedrock", openaiSecretId="rag/openai")
     granted = role_actions(template, "rag-query-handler")
-    assert "bedrock:InvokeModel" in granted
+    # The default model through this region's inference profile, and nothing else.
+    profile = json.dumps(granted["bedrock:InvokeModel"])
+    assert f':bedrock:{REGION}:' in profile and "inference-profile/apac.amazon.nova-lite-v1:0" in profile
+    assert "foundation-model/amazon.nova-lite-v1:0" in profile and "foundation-model/*" not in profile
+    assert "inference-profile/*" not in profile
     assert json.dumps(granted["secretsmanager:GetSecretValue"]).endswith(':secret:rag/openai-??????"]]}]')
     env = functions_by_name(template)["rag-query-handler"][1]["Properties"]["Environment"]["Variables"]
     assert env["LLM_PROVIDER"] == "bedrock" and env["OPENAI_API_KEY_SECRET_ID"] == "rag/openai"
+    assert env["LLM_MODEL"] == "apac.amazon.nova-lite-v1:0"  # named, so the role and the runtime agree
     _, template = synthesize(llmModel="gpt-4.1-mini", apiIntegrationTimeoutSeconds="60")
     env = functions_by_name(template)["rag-query-handler"][1]["Properties"]["Environment"]["Variables"]
     assert env["LLM_MODEL"] == "gpt-4.1-mini" and env["LLM_TIMEOUT_SECONDS"] == "27"
+
+
+def bedrock_statements(template) -> list[dict]:
+    logical = functions_by_name(template)["rag-query-handler"][1]["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [statement for policy in resources(template, "AWS::IAM::Policy").values()
+            if {"Ref": logical} in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if "bedrock:InvokeModel" in json.dumps(statement["Action"])]
+
+
+def test_bedrock_grants_follow_the_configured_profile_and_region() -> None:
+    _, template = synthesize(llmProvider="bedrock", llmModel="eu.anthropic.claude-3-haiku-20240307-v1:0",
+                             region="eu-central-1")
+    profile, models = bedrock_statements(template)
+    assert json.dumps(profile["Resource"]).endswith(
+        ':bedrock:eu-central-1:123456789012:inference-profile/eu.anthropic.claude-3-haiku-20240307-v1:0"]]}')
+    # The model behind it, in any region the profile routes to, but only through the profile.
+    assert json.dumps(models["Resource"]).endswith(':bedrock:*::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"]]}')
+    assert "inference-profile/eu.anthropic" in json.dumps(models["Condition"]["StringEquals"]["bedrock:InferenceProfileArn"])
+
+    _, template = synthesize(llmProvider="bedrock", llmModel="amazon.nova-pro-v1:0", region="us-west-2")
+    (single,) = bedrock_statements(template)
+    assert json.dumps(single["Resource"]).endswith(':bedrock:us-west-2::foundation-model/amazon.nova-pro-v1:0"]]}')
+    assert "Condition" not in single
+    _, template = synthesize()  # openai: no Bedrock at all
+    assert bedrock_statements(template) == []
+
+
+@pytest.mark.parametrize("region", ["ap-northeast-2", "us-east-1", "eu-west-1", "ca-central-1", "sa-east-1"])
+def test_the_stack_and_the_runtime_default_to_the_same_bedrock_model(region: str) -> None:
+    from rag_stack.functions import bedrock_chat_model
+    from rag_stack.settings import StackSettings
+
+    from rag_assistant.bootstrap import default_bedrock_model
+
+    settings = StackSettings.from_context({"llmProvider": "bedrock", "region": region}, environ={})
+    assert bedrock_chat_model(settings) == default_bedrock_model(region)
+
+
+@pytest.mark.parametrize(("context", "expected"), [({}, 5), ({"uploadReservedConcurrency": "20"}, 20),
+                                                   ({"uploadReservedConcurrency": "0"}, None)])
+def test_upload_function_concurrency_is_capped(context: dict, expected: int | None) -> None:
+    _, template = synthesize(**context)
+    found = functions_by_name(template)
+    assert found["rag-upload-handler"][1]["Properties"].get("ReservedConcurrentExecutions") == expected
+    for name in ("rag-query-handler", "rag-documents-handler"):
+        assert "ReservedConcurrentExecutions" not in found[name][1]["Properties"]
+
+
+@pytest.mark.parametrize(("context", "versioned"), [({}, False), ({"profile": "production"}, True),
+                                                    ({"bucketVersioning": "true"}, True),
+                                                    ({"profile": "production", "bucketVersioning": "false"}, False)])
+def test_bucket_versioning_is_a_setting_on_in_production(context: dict, versioned: bool) -> None:
+    _, template = synthesize(**context)
+    bucket = resources(template, "AWS::S3::Bucket")[template_bucket_id(template)]["Properties"]
+    assert bucket.get("VersioningConfiguration") == ({"Status": "Enabled"} if versioned else None)
+    rules = {r["Id"]: r for r in bucket.get("LifecycleConfiguration", {}).get("Rules", [])}
+    if versioned:  # old versions do not pile up for ever
+        assert rules["expire-old-versions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    else:
+        assert "expire-old-versions" not in rules
 
 
 def test_arm64_and_python_313_options() -> None:

@@ -1,6 +1,15 @@
-"""The REST API (stage `prod`): routes, CORS, throttling, API key, caching, WAF."""
+"""The REST API (stage `prod`): routes, CORS, throttling, API key, caching, WAF.
+
+The routes and who may call them come from the project's own table
+(src/rag_assistant/api/routes.py, standard library only), the one the local server checks
+its token against: a write route needs the API key unless apiKey=none, a read route when
+apiKey=all, the page and /rag/config never.
+"""
 
 from __future__ import annotations
+
+import json
+import sys
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
@@ -8,8 +17,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from . import packaging
 from .functions import RagFunctions
 from .settings import StackSettings
+
+if str(packaging.SOURCE_PACKAGE.parent) not in sys.path:  # the CDK app may run outside the project's venv
+    sys.path.insert(0, str(packaging.SOURCE_PACKAGE.parent))
+from rag_assistant.api.routes import CORS_ALLOWED_HEADERS, GATEWAY_ERRORS, routes_for
 
 STAGE = "prod"
 DOCUMENTS_CACHE_KEYS = ("method.request.querystring.limit", "method.request.querystring.cursor")
@@ -36,11 +50,12 @@ class RagApi(Construct):
             # region, so it outlives the stack); apiGatewayCloudWatchRole=false: already set.
             cloud_watch_role=settings.api_gateway_cloud_watch_role,
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN if settings.api_gateway_cloud_watch_role else None,
+            # Preflights only when other origins may call: the page is served by the API itself.
             default_cors_preflight_options=apigw.CorsOptions(
                 allow_origins=list(settings.cors_allowed_origins),
                 allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-                allow_headers=["Content-Type", "Authorization", "X-Api-Key"],
-                max_age=Duration.days(1)),
+                allow_headers=list(CORS_ALLOWED_HEADERS),
+                max_age=Duration.days(1)) if settings.cors_allowed_origins else None,
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE,
                 tracing_enabled=settings.tracing,
@@ -56,32 +71,33 @@ class RagApi(Construct):
             ),
         )
         timeout = Duration.seconds(settings.api_integration_timeout_seconds)
-        key = settings.api_key
-        # Lambda proxy errors become our JSON errors; API Gateway's own 4XX/5XX get CORS too.
-        for response_type in (apigw.ResponseType.DEFAULT_4_XX, apigw.ResponseType.DEFAULT_5_XX):
-            self.api.add_gateway_response(
-                f"Cors{response_type.response_type}", type=response_type,
-                response_headers={"Access-Control-Allow-Origin": _quoted_origin(settings)})
+        self._gateway_responses(settings)
 
-        rag = self.api.root.add_resource("rag")
-        query_integration = apigw.LambdaIntegration(functions.query_target, timeout=timeout)
-        documents_integration = apigw.LambdaIntegration(functions.functions["documents"], timeout=timeout)
-        rag.add_resource("query").add_method("POST", query_integration, api_key_required=key)
-        rag.add_resource("config").add_method("GET", documents_integration, api_key_required=key)
-        documents = rag.add_resource("documents")
-        documents.add_method(
-            "GET",
-            apigw.LambdaIntegration(functions.functions["documents"], timeout=timeout,
-                                    cache_key_parameters=list(DOCUMENTS_CACHE_KEYS)),
-            api_key_required=key,
-            request_parameters={name: False for name in DOCUMENTS_CACHE_KEYS})
-        documents.add_resource("upload-url").add_method("POST", documents_integration, api_key_required=key)
-        one = documents.add_resource("{document_id}")
-        one.add_method("GET", documents_integration, api_key_required=key)
-        one.add_method("DELETE", documents_integration, api_key_required=key)
+        integrations = {
+            "query": apigw.LambdaIntegration(functions.query_target, timeout=timeout),
+            "documents": apigw.LambdaIntegration(functions.documents_target, timeout=timeout),
+        }
+        listing = apigw.LambdaIntegration(functions.documents_target, timeout=timeout,
+                                          cache_key_parameters=list(DOCUMENTS_CACHE_KEYS))
+        self.key_routes: list[tuple[str, str]] = []
+        for route in routes_for("aws"):
+            resource = self.api.root
+            for part in route.path.strip("/").split("/"):
+                if part:
+                    resource = resource.get_resource(part) or resource.add_resource(part)
+            needs_key = route.needs_key(settings.api_key)
+            if needs_key:
+                self.key_routes.append((route.method, route.path))
+            cached = (route.method, route.path) == ("GET", "/rag/documents")
+            resource.add_method(
+                route.method, listing if cached else integrations[route.function or "documents"],
+                api_key_required=needs_key,
+                request_parameters={name: False for name in DOCUMENTS_CACHE_KEYS} if cached else None)
 
+        # A key and a usage plan whenever any route needs one: the key's value is in the
+        # console or `aws apigateway get-api-key --include-value` (output ApiKeyId).
         self.api_key: apigw.IApiKey | None = None
-        if key:
+        if self.key_routes:
             self.api_key = self.api.add_api_key("ApiKey", api_key_name="rag-assistant-key")
             plan = self.api.add_usage_plan(
                 "UsagePlan", name="rag-assistant",
@@ -99,10 +115,34 @@ class RagApi(Construct):
                                        web_acl_arn=self.web_acl.attr_arn)
 
 
-def _quoted_origin(settings: StackSettings) -> str:
-    origins = settings.cors_allowed_origins
-    # Gateway responses take one static value; with several origins the Lambda answers CORS.
-    return f"'{origins[0] if len(origins) == 1 else '*'}'"
+    def _gateway_responses(self, settings: StackSettings) -> None:
+        """API Gateway's own errors in the contract's JSON shape and headers. Their one
+        Access-Control-Allow-Origin is a static value: `*` only for an API open to all, the
+        origin when exactly one is allowed, and none when several are (or none)."""
+        headers = {name: f"'{value}'" for name, value in GATEWAY_SECURITY_HEADERS.items()}
+        origin = settings.gateway_origin
+        if origin:
+            headers["Access-Control-Allow-Origin"] = f"'{origin}'"
+        generic = json.dumps({"error": {"code": "$context.error.responseType", "message": "MESSAGE"}})
+        generic = generic.replace('"MESSAGE"', "$context.error.messageString")
+        for response_type in (apigw.ResponseType.DEFAULT_4_XX, apigw.ResponseType.DEFAULT_5_XX):
+            self.api.add_gateway_response(
+                f"Json{response_type.response_type}", type=response_type, response_headers=headers,
+                templates={"application/json": generic})
+        for name, (status, code, message) in GATEWAY_ERRORS.items():
+            self.api.add_gateway_response(
+                f"Json{name}", type=apigw.ResponseType.of(name), status_code=str(status),
+                response_headers=headers,
+                templates={"application/json": json.dumps({"error": {"code": code, "message": message}})})
+
+
+#: The contract's headers on API Gateway's own answers (api/contract.py PageSecurity).
+#: (No CSP: a static header value cannot hold its quotes, and a JSON error runs nothing.)
+GATEWAY_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def _web_acl(scope: Construct, settings: StackSettings) -> wafv2.CfnWebACL:
@@ -124,6 +164,14 @@ def _web_acl(scope: Construct, settings: StackSettings) -> wafv2.CfnWebACL:
                     managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
                         vendor_name="AWS", name="AWSManagedRulesCommonRuleSet")),
                 visibility_config=visibility("aws-common-rules")),
+            # Known bad inputs (Log4Shell and kin): cheap, and checkov's CKV_AWS_192 asks for it.
+            wafv2.CfnWebACL.RuleProperty(
+                name="aws-known-bad-inputs", priority=2,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS", name="AWSManagedRulesKnownBadInputsRuleSet")),
+                visibility_config=visibility("aws-known-bad-inputs")),
             wafv2.CfnWebACL.RuleProperty(
                 name="rate-limit-per-ip", priority=1,
                 action=wafv2.CfnWebACL.RuleActionProperty(block={}),

@@ -22,6 +22,11 @@ from .settings import StackSettings
 from .storage import DocumentStorage
 
 OPENAI_KEY_PARAMETER = "/rag/openai-api-key"
+#: The corpus snapshot in the documents bucket (store/dynamodb_store.py): the upload
+#: function writes it after each commit, the query function loads it on a cold start.
+CORPUS_SNAPSHOT_KEY = "rag-index/corpus-snapshot.npz"
+#: The functions SnapStart applies to: the ones people wait for.
+SNAP_START_FUNCTIONS = ("query", "documents")
 UPLOAD_PREFIX = "uploads/"  # where presigned uploads go (aws/documents_handler.py)
 #: S3 suffix filters are case-sensitive: both spellings of each supported extension.
 DOCUMENT_SUFFIXES = tuple(s for ext in (".pdf", ".txt", ".md", ".markdown") for s in (ext, ext.upper()))
@@ -132,6 +137,8 @@ class RagFunctions(Construct):
             "EMBEDDING_MODEL_NAME": settings.embedding_model_name,
             "LLM_PROVIDER": settings.llm_provider,
             "CORS_ALLOWED_ORIGINS": ",".join(settings.cors_allowed_origins),
+            # What /rag/config tells the page about the API key (API Gateway enforces it).
+            "RAG_AUTH_SCOPE": settings.api_key,
             "POWERTOOLS_SERVICE_NAME": "rag-assistant",
             "POWERTOOLS_METRICS_NAMESPACE": "RagAssistant",
             "RAG_CACHE_DIR": "/tmp/rag-assistant",
@@ -155,6 +162,7 @@ class RagFunctions(Construct):
             environment = dict(common_env)
             if spec.needs_model:
                 environment["RAG_EMBEDDING_MODEL_DIR"] = model_dir
+                environment["RAG_CORPUS_SNAPSHOT_KEY"] = CORPUS_SNAPSHOT_KEY
             if spec.key == "query" or (spec.key == "upload" and settings.embedding_model_name.startswith("openai/")):
                 environment["OPENAI_API_KEY_PARAMETER"] = OPENAI_KEY_PARAMETER
                 if settings.openai_secret_id:
@@ -162,8 +170,10 @@ class RagFunctions(Construct):
             if spec.key == "query":
                 # One attempt and one retry must fit API Gateway's wait, with retrieval and a cold start.
                 environment["LLM_TIMEOUT_SECONDS"] = str(llm_timeout_seconds(settings.api_integration_timeout_seconds))
-                if settings.llm_model:
-                    environment["LLM_MODEL"] = settings.llm_model
+                model = bedrock_chat_model(settings) if settings.llm_provider == "bedrock" else settings.llm_model
+                if model:
+                    # Bedrock: always named, so the function invokes exactly what its role may.
+                    environment["LLM_MODEL"] = model
             upload = spec.key == "upload"
             function = lambda_.Function(
                 self, f"{spec.key.capitalize()}Function",
@@ -181,6 +191,9 @@ class RagFunctions(Construct):
                 max_event_age=Duration.hours(6) if upload else None,
                 on_failure=(destinations.SqsDestination(self.dead_letter_queue)
                             if upload and self.dead_letter_queue else None),
+                reserved_concurrent_executions=(settings.upload_reserved_concurrency or None) if upload else None,
+                snap_start=(lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS
+                            if settings.snap_start and spec.key in SNAP_START_FUNCTIONS else None),
             )
             self.functions[spec.key] = function
             self.log_groups[spec.key] = log_group
@@ -188,27 +201,37 @@ class RagFunctions(Construct):
         self._grant(stack, storage)
         self._subscribe(storage.bucket)
 
-        # Provisioned concurrency keeps query instances warm (model loaded): the API calls the alias.
+        # Provisioned concurrency keeps query instances warm (model loaded), SnapStart restores
+        # snapshots of published versions: either way the API calls the alias `live`.
         self.query_target: lambda_.IFunction = self.functions["query"]
-        if settings.query_provisioned_concurrency > 0:
+        self.documents_target: lambda_.IFunction = self.functions["documents"]
+        if settings.query_provisioned_concurrency > 0 or settings.snap_start:
             self.query_target = lambda_.Alias(
                 self, "QueryLive", alias_name="live", version=self.functions["query"].current_version,
-                provisioned_concurrent_executions=settings.query_provisioned_concurrency)
+                provisioned_concurrent_executions=settings.query_provisioned_concurrency or None)
+        if settings.snap_start:
+            self.documents_target = lambda_.Alias(
+                self, "DocumentsLive", alias_name="live", version=self.functions["documents"].current_version)
 
     # --- permissions -------------------------------------------------------------------------
 
     def _grant(self, stack: Stack, storage: DocumentStorage) -> None:
         upload, query, documents = (self.functions[k] for k in ("upload", "query", "documents"))
         bucket, table = storage.bucket, storage.table
-        # Upload: reads the objects S3 tells it about, owns the table. ListBucket: for a key
-        # that is gone, S3 answers 404 only to a reader that may list the bucket (403
-        # otherwise), and a removal is confirmed by that 404 (aws/s3_events.py).
+        # Upload: reads the objects S3 tells it about, owns the table, writes the corpus
+        # snapshot. ListBucket: for a key that is gone, S3 answers 404 only to a reader that
+        # may list the bucket (403 otherwise), and a removal is confirmed by that 404
+        # (aws/s3_events.py).
         upload.add_to_role_policy(iam.PolicyStatement(
             actions=["s3:GetObject"], resources=[bucket.arn_for_objects("*")]))
         upload.add_to_role_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+        upload.add_to_role_policy(iam.PolicyStatement(
+            actions=["s3:PutObject"], resources=[bucket.arn_for_objects(CORPUS_SNAPSHOT_KEY)]))
         table.grant(upload, *TABLE_READS, *TABLE_WRITES)
-        # Query: reads the table and its LLM key; no S3 at all.
+        # Query: reads the table, its LLM key and the corpus snapshot (no other S3 object).
         table.grant(query, *TABLE_READS)
+        query.add_to_role_policy(iam.PolicyStatement(
+            actions=["s3:GetObject"], resources=[bucket.arn_for_objects(CORPUS_SNAPSHOT_KEY)]))
         embedding = self.settings.embedding_model_name
         key_readers = [query] + ([upload] if embedding.startswith("openai/") else [])
         for function in key_readers:
@@ -229,10 +252,8 @@ class RagFunctions(Construct):
                 function.add_to_role_policy(iam.PolicyStatement(actions=["bedrock:InvokeModel"],
                                                                 resources=[model_arn]))
         if self.settings.llm_provider == "bedrock":
-            query.add_to_role_policy(iam.PolicyStatement(
-                actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
-                resources=[f"arn:{stack.partition}:bedrock:*::foundation-model/*",
-                           stack.format_arn(service="bedrock", resource="inference-profile", resource_name="*")]))
+            for statement in bedrock_chat_grants(stack, self.settings):
+                query.add_to_role_policy(statement)
         # Documents: reads the table; deletes objects (the upload function then drops the
         # chunks) and signs PUTs into uploads/ only. It never writes the table.
         table.grant(documents, *TABLE_READS)
@@ -249,6 +270,38 @@ class RagFunctions(Construct):
         for event in events:
             for suffix in DOCUMENT_SUFFIXES:
                 bucket.add_event_notification(event, target, s3.NotificationKeyFilter(suffix=suffix))
+
+
+#: The geography prefixes of Bedrock's cross-region inference profiles (apac.amazon.nova-lite-v1:0).
+INFERENCE_PROFILE_PREFIXES = ("us", "us-gov", "eu", "apac", "jp", "au", "ca", "global")
+BEDROCK_INVOKE = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+
+
+def bedrock_chat_model(settings: StackSettings) -> str:
+    """llmModel, else the query function's own default (bootstrap.default_bedrock_model; a
+    test keeps the two equal): Amazon Nova Lite through the region's geography profile."""
+    if settings.llm_model:
+        return settings.llm_model
+    geography = {"us": "us", "ca": "us", "eu": "eu", "ap": "apac"}.get(settings.region[:2], "us")
+    return f"{geography}.amazon.nova-lite-v1:0"
+
+
+def bedrock_chat_grants(stack: Stack, settings: StackSettings) -> list[iam.PolicyStatement]:
+    """Exactly the configured model: a foundation model in the stack's region, or an inference
+    profile of the stack's region plus the foundation model it routes to — in whichever region
+    the profile sends a request, and only through that profile."""
+    model = bedrock_chat_model(settings)
+    geography, _, base_model = model.partition(".")
+    if geography not in INFERENCE_PROFILE_PREFIXES or not base_model:
+        return [iam.PolicyStatement(actions=BEDROCK_INVOKE, resources=[
+            f"arn:{stack.partition}:bedrock:{stack.region}::foundation-model/{model}"])]
+    profile = stack.format_arn(service="bedrock", resource="inference-profile", resource_name=model)
+    return [
+        iam.PolicyStatement(actions=BEDROCK_INVOKE, resources=[profile]),
+        iam.PolicyStatement(actions=BEDROCK_INVOKE,
+                            resources=[f"arn:{stack.partition}:bedrock:*::foundation-model/{base_model}"],
+                            conditions={"StringEquals": {"bedrock:InferenceProfileArn": profile}}),
+    ]
 
 
 def llm_timeout_seconds(integration_timeout_seconds: int) -> int:

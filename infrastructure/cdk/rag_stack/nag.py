@@ -10,6 +10,8 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
+from .functions import INFERENCE_PROFILE_PREFIXES, bedrock_chat_model
+
 PACK = "AwsSolutions::AwsSolutions-"
 
 
@@ -50,11 +52,12 @@ def acknowledge_stack_findings(stack) -> None:  # stack: RagServerlessStack
     partition, region, account = (_literal(stack, v, p) for v, p in (
         (stack.partition, "AWS::Partition"), (stack.region, "AWS::Region"), (stack.account, "AWS::AccountId")))
     if settings.llm_provider == "bedrock":
-        acknowledge(functions["query"].role, f"IAM5[Resource::arn:{partition}:bedrock:*::foundation-model/*]",
-                    "The Bedrock model is a runtime setting; cross-region inference may use any region.")
-        acknowledge(functions["query"].role,
-                    f"IAM5[Resource::arn:{partition}:bedrock:{region}:{account}:inference-profile/*]",
-                    "The Bedrock inference profile is a runtime setting.")
+        model = bedrock_chat_model(settings)
+        if "." in model and model.split(".", 1)[0] in INFERENCE_PROFILE_PREFIXES:
+            acknowledge(functions["query"].role,
+                        f"IAM5[Resource::arn:{partition}:bedrock:*::foundation-model/{model.split('.', 1)[1]}]",
+                        "One model, in whichever region its cross-region inference profile routes a request "
+                        "to, and only through that profile (condition bedrock:InferenceProfileArn).")
     if settings.openai_secret_id:
         readers = ["query"] + (["upload"] if settings.embedding_model_name.startswith("openai/") else [])
         for key in readers:
@@ -93,9 +96,12 @@ def acknowledge_stack_findings(stack) -> None:  # stack: RagServerlessStack
         acknowledge(api.deployment_stage, "APIG3", "WAF is a setting (waf=true, on with profile=production): "
                     "it costs a monthly fee per web ACL and rule.")
     for method in api.methods:
-        acknowledge(method, "APIG4", "The spec's API is open by default; apiKey=true requires an API key and a "
-                    "usage plan. User sign-in (Cognito/IAM) belongs to the team's own front end.")
-        acknowledge(method, "COG4", "See APIG4: authorization is an API key when enabled, not a user pool.")
+        keyed = method.node.default_child.api_key_required  # type: ignore[union-attr]
+        why = ("Writes (upload-url, DELETE) need the API key and its usage plan by default, reads too with "
+               "apiKey=all; the page and /rag/config stay open so the page can ask for the key. "
+               "A user directory (Cognito/IAM) belongs to the team's own front end (docs/DEPLOYMENT_AWS.md).")
+        acknowledge(method, "APIG4", why if not keyed else "This route needs the API key (usage plan); " + why)
+        acknowledge(method, "COG4", "See APIG4: authorization is an API key, not a user pool.")
 
     # Constructs CDK adds for us: the handler that sets the bucket's notifications.
     notifications = stack.node.try_find_child("BucketNotificationsHandler050a0587b7544547bf325f094a3db834")

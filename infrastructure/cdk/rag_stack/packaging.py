@@ -2,7 +2,7 @@
 
 Three bundles, each a folder that CDK zips:
 
-  code       rag_assistant (no web page)                          -> /var/task
+  code       rag_assistant (with the web page the documents function serves) -> /var/task
   common     pydantic, pydantic-settings, Powertools (python/)    -> /opt/python  (all three)
   ml         numpy, onnxruntime, tokenizers, pypdfium2, the OpenAI SDK, ... (python/)
              + the exported int8 MiniLM (model/)                  -> /opt/python, /opt/model
@@ -49,7 +49,7 @@ LLM_PACKAGES = ("openai", "anyio", "httpx2", "httpcore2", "h11", "idna", "trusts
 _TRIM_DIRS = {"tests", "test", "__pycache__"}
 _TRIM_PATHS = ("onnxruntime/transformers", "onnxruntime/tools", "onnxruntime/quantization",
                "onnxruntime/datasets", "numpy/f2py", "numpy/_pyinstaller", "numpy/doc")
-_CODE_EXCLUDE = {"web", "__pycache__"}
+_CODE_EXCLUDE = {"__pycache__"}
 
 LAMBDA_LIMIT_BYTES = 250 * 1024 * 1024  # unzipped, function code and layers together
 MODEL_DIR_IN_LAYER = "/opt/model"

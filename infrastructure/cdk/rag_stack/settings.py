@@ -14,6 +14,7 @@ from typing import Any
 DEFAULT_REGION = "ap-northeast-2"
 
 _PRODUCTION = {
+    "bucketVersioning": True,
     "retainData": True,
     "alarms": True,
     "dashboard": True,
@@ -37,20 +38,30 @@ class StackSettings:
     architecture: str = "x86_64"
     shared_layer: bool = True
     # --- API ----------------------------------------------------------------------------
-    cors_allowed_origins: tuple[str, ...] = ("*",)
-    api_key: bool = False
+    # Empty: same origin only (the page the API serves itself); "*" or origins open it.
+    cors_allowed_origins: tuple[str, ...] = ()
+    # Which routes need the API key (usage plan): writes (upload-url, DELETE), all, or none.
+    # The legacy booleans still work: true = all, false = none.
+    api_key: str = "writes"
     throttle_rate_limit: float = 100.0
     throttle_burst_limit: int = 200
     documents_cache: bool = False
     documents_cache_ttl_minutes: int = 5
     api_integration_timeout_seconds: int = 29
     query_provisioned_concurrency: int = 0
+    # Lambda SnapStart for the query and documents functions (published versions behind the
+    # alias `live`): a cold start restores a snapshot taken with the model and corpus loaded.
+    snap_start: bool = False
     waf: bool = False
     waf_rate_limit: int = 2000
     #: API Gateway writes access logs only once the account (per region) names a CloudWatch
     #: role; the stack sets it. false: the account already has one (`aws apigateway get-account`).
     api_gateway_cloud_watch_role: bool = True
     # --- data and operations ------------------------------------------------------------
+    # Concurrent ingestions at most (each 1 GB): caps cost and the table's write rate under
+    # an upload flood. S3's asynchronous invocations wait and retry, for up to 6 hours; 0 = no cap.
+    upload_reserved_concurrency: int = 5
+    bucket_versioning: bool = False
     retain_data: bool = False
     ingestion_dlq: bool = True
     s3_lifecycle: bool = False
@@ -80,12 +91,28 @@ class StackSettings:
             problems.append("documentsCacheTtlMinutes must be 1..60")
         if self.query_provisioned_concurrency < 0 or self.vpc_nat_gateways < 0:
             problems.append("queryProvisionedConcurrency and vpcNatGateways cannot be negative")
+        if self.snap_start and self.query_provisioned_concurrency > 0:
+            problems.append("snapStart and queryProvisionedConcurrency exclude each other "
+                            "(Lambda does not restore snapshots into provisioned instances)")
         if self.throttle_rate_limit < 0 or self.throttle_burst_limit < 0:
             problems.append("throttle limits cannot be negative")
-        if not self.cors_allowed_origins:
-            problems.append("corsAllowedOrigins needs at least one origin (or *)")
+        scope = {"true": "all", "false": "none"}.get(str(self.api_key).strip().lower(), str(self.api_key).strip().lower())
+        object.__setattr__(self, "api_key", scope)
+        if scope not in ("none", "writes", "all"):
+            problems.append("apiKey must be writes, all or none")
+        if self.upload_reserved_concurrency < 0:
+            problems.append("uploadReservedConcurrency cannot be negative")
+        if "*" in self.cors_allowed_origins and len(self.cors_allowed_origins) > 1:
+            problems.append("corsAllowedOrigins is either * or a list of origins")
         if problems:
             raise ValueError("invalid stack settings: " + "; ".join(problems))
+
+    @property
+    def gateway_origin(self) -> str | None:
+        """The one Access-Control-Allow-Origin API Gateway's own errors can send: `*` only
+        when the API is open to all, the origin when exactly one is allowed, else none."""
+        origins = self.cors_allowed_origins
+        return origins[0] if len(origins) == 1 else None
 
     @property
     def throttled(self) -> bool:

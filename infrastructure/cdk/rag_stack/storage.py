@@ -37,6 +37,11 @@ class DocumentStorage(Construct):
                 expiration=Duration.days(365),
                 abort_incomplete_multipart_upload_after=Duration.days(7),
             ))
+        if settings.bucket_versioning:
+            # Deleted and replaced files stay recoverable for 30 days, then go for good.
+            lifecycle.append(s3.LifecycleRule(
+                id="expire-old-versions", noncurrent_version_expiration=Duration.days(30),
+                expired_object_delete_marker=True))
         self.bucket = s3.Bucket(
             self, "Bucket",
             bucket_name=f"rag-documents-{account}-{region}",
@@ -44,10 +49,11 @@ class DocumentStorage(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=settings.bucket_versioning,
             # Browsers PUT files straight to S3 with the presigned URLs of /rag/documents/upload-url.
             cors=[s3.CorsRule(allowed_methods=[s3.HttpMethods.PUT],
-                              allowed_origins=list(settings.cors_allowed_origins),
-                              allowed_headers=["*"], max_age=3000)],
+                              allowed_origins=upload_origins(settings, region),
+                              allowed_headers=["Content-Type", "If-None-Match"], max_age=3000)],
             lifecycle_rules=lifecycle or None,
             removal_policy=removal,
             auto_delete_objects=not settings.retain_data,
@@ -71,3 +77,12 @@ class DocumentStorage(Construct):
             sort_key=dynamodb.Attribute(name=GSI_SORT_KEY, type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+
+
+def upload_origins(settings: StackSettings, region: str) -> list[str]:
+    """Who may PUT to presigned URLs from a browser: the page, served by this region's API
+    (its id is not known before deployment, so any execute-api host of the region; the
+    presigned signature, not CORS, is what authorizes a PUT), and the configured origins."""
+    if "*" in settings.cors_allowed_origins:
+        return ["*"]
+    return [f"https://*.execute-api.{region}.amazonaws.com", *settings.cors_allowed_origins]

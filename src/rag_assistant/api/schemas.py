@@ -8,15 +8,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 20
+MAX_FILE_NAME_CHARS = 1000
 
 
 class QueryRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: top_k is an integer, not true, "3" or 3.0 (JSON has no other way to say 3).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     question: str = Field(
         ..., min_length=1, max_length=MAX_QUESTION_CHARS, description="The question, in any language."
     )
-    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="How many sources to retrieve.")
+    top_k: int | None = Field(
+        None, ge=1, le=MAX_TOP_K, description="How many sources to retrieve (default: RAG_TOP_K, 5)."
+    )
 
     @field_validator("question")
     @classmethod
@@ -24,6 +28,17 @@ class QueryRequest(BaseModel):
         if not value.strip():
             raise ValueError("question must not be blank")
         return value.strip()
+
+
+class UploadUrlRequest(BaseModel):
+    """POST /rag/documents/upload-url (AWS): where to PUT one file."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    file_name: str = Field(..., min_length=1, max_length=MAX_FILE_NAME_CHARS)
+    size_bytes: int = Field(..., ge=1, description="The exact size: the URL accepts this many bytes only.")
+    content_type: str = Field("application/octet-stream", max_length=200,
+                              description="Ignored: the type follows from the file name.")
 
 
 class Source(BaseModel):
@@ -86,9 +101,16 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+class AuthInfo(BaseModel):
+    scope: Literal["none", "writes", "all"] = Field(
+        ..., description="Which routes need the key: none, writes (upload, delete) or all.")
+    header: str = Field(..., description="Where the key goes (also accepted: Authorization: Bearer).")
+
+
 class ServerConfig(BaseModel):
     upload_mode: Literal["direct", "presigned"]
     max_upload_bytes: int
     accepted_types: list[str]
     generator: str
     embedding_model: str
+    auth: AuthInfo

@@ -1,4 +1,9 @@
-"""rag-query-handler: POST /rag/query behind API Gateway."""
+"""rag-query-handler: POST /rag/query and GET /rag/config behind API Gateway.
+
+/rag/config is served here, from the same RagService.describe() as the local server, so it
+names the generator that really answers (extractive when the LLM has no key); the page asks
+for it first, which also warms this function before the first question.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,23 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ..api import contract
+from ..api.contract import CorsPolicy
 from ..api.schemas import QueryRequest
-from . import runtime
-from .api import create_resolver, json_body, lambda_entry
+from . import runtime, snapstart
+from .api import LambdaApi, create_resolver, json_body, lambda_entry
 from .observability import logger, metrics
 
-def _build() -> Any:
-    """The router, made on the first invocation: CORS origins come from the settings."""
-    resolver = create_resolver(runtime.settings().cors_origins)
+
+def _build() -> LambdaApi:
+    """The adapter, made on the first invocation: CORS origins come from the settings."""
+    settings = runtime.settings()
+    resolver = create_resolver()
+
+    @resolver.get("/rag/config")
+    def config() -> dict[str, Any]:
+        return contract.config_payload(runtime.answering_service().describe(), upload_mode="presigned",
+                                       auth_scope=settings.auth_scope)
 
     @resolver.post("/rag/query")
     def query() -> dict[str, Any]:
@@ -30,7 +44,8 @@ def _build() -> Any:
             "question_chars": len(request.question)})
         return answer.to_dict()
 
-    return resolver
+    return LambdaApi(resolver, CorsPolicy.from_list(settings.cors_origins))
 
 
 handler = lambda_entry(_build, "QueryRequests")
+snapstart.register(snapstart.before_query_snapshot)

@@ -70,6 +70,17 @@ def document_store():
     return DynamoDBCatalog(settings().vectorstore_table_name)
 
 
+def reconnect() -> None:
+    """New AWS clients (connections, credentials) for whatever was built: after a SnapStart
+    restore. Nothing is rebuilt that was not built."""
+    for cached in (rag_service, answering_service, blob_store, document_store):
+        if cached.cache_info().currsize:
+            cached().reconnect()
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()
+
+
 def reset() -> None:
     """Forget everything (tests switch tables, buckets and keys between cases)."""
     for cached in (settings, rag_service, answering_settings, answering_service, blob_store, document_store):

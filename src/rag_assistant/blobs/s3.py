@@ -14,7 +14,19 @@ _DENIED = ("403", "AccessDenied", "Forbidden")
 class S3BlobStore:
     def __init__(self, bucket: str, *, client: Any = None) -> None:
         self.bucket = bucket
-        self._client = client or _client()
+        self._made: Any = client
+
+    @property
+    def _client(self) -> Any:
+        # Made on first use: a cold query function that never reads S3 never pays for it.
+        if self._made is None:
+            self._made = _client()
+        return self._made
+
+    def reconnect(self) -> None:
+        """Drop the client: the next one has new connections and resolves credentials again
+        (after a SnapStart restore)."""
+        self._made = None
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
@@ -46,13 +58,17 @@ class S3BlobStore:
 
     def presign_put(self, key: str, content_type: str, size_bytes: int, expires_in: int = 900) -> UploadTarget:
         """A URL that accepts exactly one PUT of `size_bytes` bytes of `content_type` to `key`:
-        both are signed headers, so S3 refuses any other length or type."""
+        both are signed headers, so S3 refuses any other length or type. `If-None-Match: *`
+        is signed too: S3 refuses (412) the PUT once `key` exists, so the URL can create the
+        object but never overwrite it, not even when replayed before it expires."""
         url = self._client.generate_presigned_url(
             "put_object",
-            Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ContentLength": size_bytes},
+            Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ContentLength": size_bytes,
+                    "IfNoneMatch": "*"},
             ExpiresIn=expires_in,
         )
-        return UploadTarget(url=url, headers={"Content-Type": content_type}, key=key, expires_in=expires_in)
+        return UploadTarget(url=url, headers={"Content-Type": content_type, "If-None-Match": "*"}, key=key,
+                            expires_in=expires_in)
 
     def _translated(self, exc: Any, operation: str, key: str) -> Exception:
         code = str(exc.response.get("Error", {}).get("Code", ""))

@@ -13,6 +13,9 @@ import numpy as np
 
 from .base import normalize_rows
 
+#: Query vectors remembered (a question is embedded by the retriever, then the answerer).
+_RECENT_QUERIES = 16
+
 
 class OnnxSentenceEmbedder:
     """Cheap to construct; the tokenizer and the ONNX session load on first use."""
@@ -44,6 +47,7 @@ class OnnxSentenceEmbedder:
         self._tokenizer: Any = None
         self._counter: Any = None
         self._session: Any = None
+        self._recent_queries: dict[str, np.ndarray] = {}
 
     # --- loading -------------------------------------------------------------------------
 
@@ -57,13 +61,24 @@ class OnnxSentenceEmbedder:
 
         with self._lock:
             if self._tokenizer is None:
-                counter = Tokenizer.from_file(str(self._tokenizer_path))
-                counter.no_truncation()
-                counter.no_padding()
                 tokenizer = Tokenizer.from_file(str(self._tokenizer_path))
                 tokenizer.enable_truncation(self.max_tokens)
                 tokenizer.no_padding()
-                self._counter, self._tokenizer = counter, tokenizer
+                self._tokenizer = tokenizer
+
+    def _ensure_counter(self) -> None:
+        """A second tokenizer without truncation, for the chunker only: a query never
+        needs it, so a cold query function does not parse tokenizer.json twice."""
+        if self._counter is not None:
+            return
+        from tokenizers import Tokenizer
+
+        with self._lock:
+            if self._counter is None:
+                counter = Tokenizer.from_file(str(self._tokenizer_path))
+                counter.no_truncation()
+                counter.no_padding()
+                self._counter = counter
 
     def _ensure_session(self) -> None:
         self._ensure_tokenizers()
@@ -77,6 +92,10 @@ class OnnxSentenceEmbedder:
                 options.intra_op_num_threads = self._threads
                 options.inter_op_num_threads = 1
                 options.log_severity_level = 3  # shape-merge warnings are noise for users
+                # Idle worker threads sleep instead of spinning: on a Lambda's fraction of a
+                # core, or beside another model in one process, spinning steals the CPU the
+                # next run needs.
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 path = self._model_path_factory()
                 self._session = ort.InferenceSession(
                     str(path), options, providers=["CPUExecutionProvider"]
@@ -85,12 +104,20 @@ class OnnxSentenceEmbedder:
     # --- Embedder protocol ---------------------------------------------------------------
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        self._ensure_tokenizers()
+        self._ensure_counter()
         encodings = self._counter.encode_batch(list(texts), add_special_tokens=False)
         return [len(e.ids) for e in encodings]
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
+        # The retriever and the answerer both embed the question: the second is free.
+        cached = self._recent_queries.get(text)
+        if cached is None:
+            cached = self.embed_documents([text])[0]
+            with self._lock:
+                self._recent_queries[text] = cached
+                while len(self._recent_queries) > _RECENT_QUERIES:
+                    self._recent_queries.pop(next(iter(self._recent_queries)))
+        return cached.copy()
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

@@ -55,11 +55,11 @@ class Retriever:
         if mode == "dense":
             return self._store.search(self._embedder.embed_query(query), top_k)
         pool = max(self._candidates, top_k * 2)
-        keyword = self._store.keyword_search(query, pool)
         if unreadable_by(self._embedder, query):
+            keyword = self._store.keyword_search(query, pool)
             top = keyword[0].score if keyword else 1.0
             return [replace(hit, score=hit.score / top) for hit in keyword[:top_k]]
-        dense = self._store.search(self._embedder.embed_query(query), pool)
+        dense, keyword = self._store.hybrid_candidates(self._embedder.embed_query(query), query, pool)
         if mode == "rrf":
             return _rrf(dense, keyword, top_k, self._rrf_k)
         return _convex(dense, keyword, top_k, self.dense_weight)

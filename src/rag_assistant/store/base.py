@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -51,6 +51,18 @@ class VectorStore(Protocol):
         """
         ...
 
+    def replace_documents(
+        self, batch: Sequence[tuple[Document, Sequence[Chunk], np.ndarray]],
+        *, lease_owners: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        """replace_chunks for many documents at once (batch ingestion): each document is
+        replaced atomically, and the store may commit them together.
+
+        With `lease_owners` (document id -> owner), a document whose owner no longer holds
+        its lease is skipped (nothing of it written: the delete wins) while the others
+        commit; returns the skipped ids."""
+        ...
+
     def delete_document(self, document_id: str) -> bool:
         """Remove the document and its chunks, and end any ingestion lease on it so that an
         index in flight cannot bring it back. False when there was neither a document nor a
@@ -65,6 +77,12 @@ class VectorStore(Protocol):
 
     def keyword_search(self, query: str, top_k: int) -> list[SearchHit]:
         """Top-k chunks by BM25 over chunk text (score: higher is better)."""
+        ...
+
+    def hybrid_candidates(
+        self, query_vector: np.ndarray, query: str, top_k: int
+    ) -> tuple[list[SearchHit], list[SearchHit]]:
+        """(search, keyword_search) from one view of the corpus: one freshness check."""
         ...
 
     def count_chunks(self) -> int: ...
@@ -82,6 +100,10 @@ class VectorStore(Protocol):
 
     def unlock_document(self, document_id: str, owner: str) -> None:
         """Release the lease if `owner` still holds it."""
+        ...
+
+    def reconnect(self) -> None:
+        """Drop connections and clients; new ones are made on next use (after a SnapStart restore)."""
         ...
 
     def close(self) -> None: ...
@@ -103,7 +125,10 @@ def decode_cursor(cursor: str, arity: int) -> list[str]:
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except Exception:
         raise ValueError("invalid cursor") from None
-    if not isinstance(values, list) or len(values) != arity or not all(isinstance(v, str) for v in values):
+    # Every value we encode is a non-empty printable string; an empty one (DynamoDB refuses
+    # empty key values) or a lone surrogate (not encodable) can only be made up.
+    if not isinstance(values, list) or len(values) != arity or not all(
+            isinstance(v, str) and v and v.isprintable() for v in values):
         raise ValueError("invalid cursor")
     return values
 

@@ -70,6 +70,10 @@ class DynamoDBCatalog:
         self._client = client or create_client()
         self._ser, self._de = TypeSerializer(), TypeDeserializer()
 
+    def reconnect(self) -> None:
+        """A new client: new connections, credentials resolved again (after a SnapStart restore)."""
+        self._client = create_client()
+
     # --- documents -----------------------------------------------------------------------
 
     def get_document(self, document_id: str) -> Document | None:

@@ -11,8 +11,17 @@ Items
 
 A new version is written beside the old one, becomes live when the document item and the
 manifest point at it, and only then are the old chunks deleted: a reader never sees half of
-a document. Warm Lambdas keep the live vectors in memory and refresh only what changed, so
-a warm query costs one small read (the counter) instead of a scan.
+a document. Warm Lambdas keep the live corpus in memory (store/corpus_index.py) and refresh
+only what changed, so a warm query costs one small read (the counter) instead of a scan.
+
+The corpus snapshot (optional, `snapshots`): after each commit the writer saves its corpus
+as one S3 object (int8 vectors, texts, keyword postings). A cold reader loads that object,
+then reads the manifest and only the documents whose live version differs from the
+snapshot's: its start costs the same whatever the number of items. The manifest stays the
+truth; a stale or missing snapshot only means more item reads.
+
+Large corpora (`vector_index_name`: DynamoDB SearchVectors): the vectors stay in the
+service's index and the warm corpus holds texts and keyword postings only.
 """
 
 from __future__ import annotations
@@ -22,15 +31,16 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..errors import LeaseLostError, ModelMismatchError
-from ..models import Chunk, Document, DocumentStatus, SearchHit
-from ..text.bm25 import BM25Index
+from ..models import Chunk, Document, SearchHit
+from ..text.bm25 import BM25Parameters
 from .base import lease_owner_gone
+from .corpus_index import CorpusIndex, DocumentRows
 from .dynamodb_catalog import (
     _DOC_FIELDS,
     DOCUMENT_SK,
@@ -44,6 +54,9 @@ log = logging.getLogger("rag_assistant.store.dynamodb")
 
 _BATCH = 25  # BatchWriteItem's limit
 _LEASE_SK = "#lock"
+#: Below this many documents a cold reader reads the chunk items (about one Query each)
+#: rather than create an S3 client and fetch the snapshot (~75 ms + a GET).
+SNAPSHOT_MIN_DOCUMENTS = 10
 
 
 class DynamoDBVectorStore(DynamoDBCatalog):
@@ -54,13 +67,28 @@ class DynamoDBVectorStore(DynamoDBCatalog):
         client: Any = None,
         vector_index_name: str | None = None,
         max_backoff_seconds: float = 5.0,
+        snapshots: Any = None,
+        snapshot_key: str = "rag-index/corpus-snapshot.npz",
+        bm25: BM25Parameters | None = None,
+        external_vectors: Any = None,
     ) -> None:
         super().__init__(table_name, client=client)
         self._vector_index = vector_index_name
+        #: An S3VectorsIndex (store/s3_vectors.py) holding the vectors of a large corpus, or None.
+        self._external = external_vectors
         self._max_backoff = max_backoff_seconds
         self._model: tuple[str, int] | None = None
         self._lock = threading.RLock()
-        self._cache = _CorpusCache()
+        self._refresh_lock = threading.Lock()
+        #: A BlobStore (blobs/base.py) for the corpus snapshot, or None.
+        self._snapshots = snapshots
+        self._snapshot_key = snapshot_key
+        self._bm25 = bm25
+        self._corpus: CorpusIndex | None = None
+        #: Item reads of the last refresh, for the benchmarks and tests.
+        self.last_refresh: dict[str, int] = {}
+        #: A cold reader loads the snapshot when the manifest lists at least this many documents.
+        self.snapshot_min_documents = SNAPSHOT_MIN_DOCUMENTS
 
     # --- model ---------------------------------------------------------------------------
 
@@ -142,26 +170,48 @@ class DynamoDBVectorStore(DynamoDBCatalog):
         except self._client.exceptions.TransactionCanceledException as exc:
             reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
             if reasons and reasons[0] == "ConditionalCheckFailed":
-                raise LeaseLostError(
-                    "the document was deleted (or taken over by another upload) while this version "
-                    "was being indexed; nothing was written"
-                ) from None
+                raise LeaseLostError() from None
             raise
 
     def replace_chunks(
         self, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray, *, lease_owner: str | None = None
     ) -> None:
+        owners = None if lease_owner is None else {document.document_id: lease_owner}
+        if self.replace_documents([(document, chunks, vectors)], lease_owners=owners):
+            raise LeaseLostError()
+
+    def replace_documents(
+        self, batch: Sequence[tuple[Document, Sequence[Chunk], np.ndarray]],
+        *, lease_owners: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        """Each document committed on its own (DynamoDB has no transaction that large), then
+        one snapshot for the whole batch; a document whose lease was lost is dropped and its
+        id returned."""
         if self._model is None:
             raise RuntimeError("bind_model() must be called before chunks are written")
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if len(chunks) != len(vectors) or (len(chunks) and vectors.shape[1] != self._model[1]):
-            raise ValueError(f"expected one {self._model[1]}-dimensional vector per chunk")
+        for _, chunks, vectors in batch:
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+            if len(chunks) != len(vectors) or (len(chunks) and vectors.shape[1] != self._model[1]):
+                raise ValueError(f"expected one {self._model[1]}-dimensional vector per chunk")
+        lost = []
+        for document, chunks, vectors in batch:
+            owner = (lease_owners or {}).get(document.document_id)
+            try:
+                self._replace(document, chunks, np.ascontiguousarray(vectors, dtype=np.float32), owner)
+            except LeaseLostError:
+                lost.append(document.document_id)
+        self._save_snapshot()
+        return lost
+
+    def _replace(self, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray, lease_owner: str | None) -> None:
         version = uuid.uuid4().hex[:16]
         with self._lock:
             # 1. the new version, invisible: nothing points at it yet
             self._batch_write(
                 [{"PutRequest": {"Item": self._chunk_item(c, v, version)}} for c, v in zip(chunks, vectors, strict=True)]
             )
+            if self._external is not None:
+                self._external.put(chunks, vectors, version)
             # 2. the commit: the document item and the manifest point at it
             live = {"v": version, "f": document.file_name}
             if lease_owner is None:
@@ -175,11 +225,14 @@ class DynamoDBVectorStore(DynamoDBCatalog):
                         {"Update": self._manifest_update(document.document_id, live)},
                     ])
                 except LeaseLostError:
-                    self._delete_version(document.document_id, version)
+                    self._drop_version(document.document_id, chunks, version)
                     raise
                 self._bump_counter()
             # 3. the old version, now unreachable, is removed
-            self._delete_chunks(document.document_id, keep_version=version)
+            swept = self._delete_chunks(document.document_id, keep_version=version)
+            if self._external is not None and swept:
+                kept = {c.chunk_id for c in chunks}  # the same key rewritten is the new vector
+                self._external.delete([k for k in swept if k not in kept])
 
     def delete_document(self, document_id: str) -> bool:
         with self._lock:
@@ -202,8 +255,11 @@ class DynamoDBVectorStore(DynamoDBCatalog):
             except self._client.exceptions.ConditionalCheckFailedException:
                 existed = False
             self._publish(document_id, None)
-            self._delete_chunks(document_id, keep_version=None)
+            swept = self._delete_chunks(document_id, keep_version=None)
+            if self._external is not None and swept:
+                self._external.delete(swept)
             self.unlock_document(document_id, fence)
+        self._save_snapshot()
         return existed or leased
 
     def get_chunks(self, document_id: str) -> list[Chunk]:
@@ -219,8 +275,8 @@ class DynamoDBVectorStore(DynamoDBCatalog):
         raise RuntimeError(f"document {document_id} kept changing while it was read")
 
     def count_chunks(self) -> int:
-        self._refresh()
-        return len(self._cache.rows)
+        corpus = self._current_corpus()
+        return len(corpus) if corpus else 0
 
     def lock_document(self, document_id: str, owner: str, ttl_seconds: int) -> bool:
         now = int(time.time())
@@ -269,74 +325,143 @@ class DynamoDBVectorStore(DynamoDBCatalog):
     # --- retrieval -----------------------------------------------------------------------
 
     def search(self, query_vector: np.ndarray, top_k: int) -> list[SearchHit]:
-        if self._vector_index:
-            return self._search_native(query_vector, top_k)
-        self._refresh()
-        matrix = self._cache.matrix
-        if matrix is None or top_k < 1:
+        corpus = self._current_corpus()
+        if corpus is None or top_k < 1:
             return []
-        scores = matrix @ np.asarray(query_vector, dtype=np.float32)
-        k = min(top_k, len(scores))
-        best = np.argpartition(-scores, k - 1)[:k]
-        best = best[np.argsort(-scores[best], kind="stable")]
-        return [SearchHit(*self._cache.rows[i], score=float(scores[i])) for i in best]
+        return self._dense(corpus, query_vector, top_k)
 
     def keyword_search(self, query: str, top_k: int) -> list[SearchHit]:
-        self._refresh()
-        index = self._cache.bm25()
-        return [SearchHit(*self._cache.rows[i], score=s) for i, s in index.search(query, top_k)]
+        corpus = self._current_corpus()
+        return corpus.keyword_search(query, top_k) if corpus else []
 
-    def _search_native(self, query_vector: np.ndarray, top_k: int) -> list[SearchHit]:
-        """DynamoDB's vector index (SearchVectors). Results of versions that are no longer
-        live (a write in progress, an old version being deleted) are dropped."""
-        manifest = self._manifest()
+    def hybrid_candidates(
+        self, query_vector: np.ndarray, query: str, top_k: int
+    ) -> tuple[list[SearchHit], list[SearchHit]]:
+        corpus = self._current_corpus()
+        if corpus is None or top_k < 1:
+            return [], []
+        return self._dense(corpus, query_vector, top_k), corpus.keyword_search(query, top_k)
+
+    def _dense(self, corpus: CorpusIndex, query_vector: np.ndarray, top_k: int) -> list[SearchHit]:
+        if self._vector_index:
+            return self._search_native(corpus, query_vector, top_k)
+        if self._external is not None:
+            # Twice as many: results of versions that are not live are dropped.
+            return corpus.hits_for(self._external.query(query_vector, top_k * 2))[:top_k]
+        return corpus.search(query_vector, top_k)
+
+    def _search_native(self, corpus: CorpusIndex, query_vector: np.ndarray, top_k: int) -> list[SearchHit]:
+        """DynamoDB's vector index (SearchVectors). Results are keys only; the warm corpus
+        supplies the text and drops versions that are not live (a write in progress, an
+        old version being deleted)."""
         response = self._client.search_vectors(
             TableName=self.table_name,
             IndexName=self._vector_index,
             SearchVector=[{"N": repr(float(x))} for x in np.asarray(query_vector, dtype=np.float32)],
             TopK=int(top_k) * 2,
-            ProjectionExpression="document_id, chunk_id, #t, idx, page, page_end, heading, token_count, #v",
-            ExpressionAttributeNames={"#t": "text", "#v": "version"},
+            ProjectionExpression="document_id, chunk_id",
             ReturnConsumedCapacity="TOTAL",
         )
-        hits = []
-        for result in response.get("SearchResults", []):
-            item = self._plain(result["Item"])
-            live = manifest.get(item["document_id"])
-            if not live or live["v"] != item.get("version"):
-                continue
-            # COSINE scores are distances in [0, 2]: report similarity like the other stores.
-            hits.append(SearchHit(_chunk(item), live["f"], 1.0 - float(result["Score"])))
-        return hits[:top_k]
+        # COSINE scores are distances in [0, 2]: report similarity like the other stores.
+        matches = [(r["Item"]["document_id"]["S"], r["Item"]["chunk_id"]["S"], 1.0 - float(r["Score"]))
+                   for r in response.get("SearchResults", [])]
+        return corpus.hits_for(matches)[:top_k]
 
     def close(self) -> None:
         pass
 
+    def reconnect(self) -> None:
+        super().reconnect()
+        for part in (self._snapshots, self._external):
+            if part is not None and hasattr(part, "reconnect"):
+                part.reconnect()
+
     # --- the warm corpus -----------------------------------------------------------------
 
-    def _refresh(self) -> None:
+    @property
+    def _vectors_in_memory(self) -> bool:
+        return not self._vector_index and self._external is None
+
+    def _current_corpus(self) -> CorpusIndex | None:
+        """The live corpus: one GetItem (the counter) when nothing changed."""
+        if self._model is None:
+            return None
         counter = self._get(META_PK, "#counter", consistent=True)
         version = int(counter["corpus_version"]) if counter else 0
-        cache = self._cache
-        if cache.corpus_version == version:
+        corpus = self._corpus
+        if corpus is not None and corpus.version == version:
+            return corpus
+        with self._refresh_lock:
+            corpus = self._corpus
+            if corpus is not None and corpus.version == version:
+                return corpus
+            return self._refresh(version)
+
+    def _refresh(self, version: int) -> CorpusIndex:
+        reads = {"snapshot_bytes": 0, "documents_read": 0, "chunk_items": 0}
+        manifest = self._manifest()
+        corpus = self._corpus
+        if corpus is None:
+            # A handful of documents reads faster from the table than an S3 client is made.
+            if len(manifest) >= self.snapshot_min_documents:
+                corpus = self._load_snapshot(reads)
+            corpus = corpus or self._empty_corpus()
+        indexed = corpus.documents()
+        gone = [d for d in indexed if d not in manifest]
+        rows, complete = [], True
+        for document_id, live in manifest.items():
+            if indexed.get(document_id) == live["v"]:
+                continue
+            pairs = self._load_chunks(document_id, live["v"], with_vectors=self._vectors_in_memory)
+            reads["documents_read"] += 1
+            reads["chunk_items"] += len(pairs)
+            if not pairs:
+                complete = False  # published but not readable yet: tried again next query
+                continue
+            chunks = [c for c, _ in pairs]
+            matrix = (np.stack([v for _, v in pairs if v is not None]) if self._vectors_in_memory
+                      else np.zeros((len(pairs), 0), dtype=np.float32))
+            rows.append(DocumentRows(document_id, live["v"], live["f"], chunks, matrix))
+        corpus.update(rows, gone, version=version if complete else corpus.version)
+        self._corpus = corpus
+        self.last_refresh = reads
+        log.debug("corpus refreshed", extra={"corpus_version": version, **reads})
+        return corpus
+
+    def _empty_corpus(self) -> CorpusIndex:
+        assert self._model is not None
+        return CorpusIndex(self._model[1] if self._vectors_in_memory else 0, parameters=self._bm25)
+
+    def _load_snapshot(self, reads: dict[str, int]) -> CorpusIndex | None:
+        if self._snapshots is None:
+            return None
+        try:
+            data = self._snapshots.get(self._snapshot_key)
+            corpus = CorpusIndex.from_bytes(data, parameters=self._bm25)
+        except Exception as exc:  # absent, archived, stale format: the items are the truth
+            log.info("no usable corpus snapshot (%s: %s); reading the items", type(exc).__name__, exc)
+            return None
+        assert self._model is not None
+        expected = self._model[1] if self._vectors_in_memory else 0
+        if corpus.label != self.table_name or corpus.dimension != expected:
+            log.info("the corpus snapshot belongs to another table or mode; reading the items")
+            return None
+        reads["snapshot_bytes"] = len(data)
+        return corpus
+
+    def _save_snapshot(self) -> None:
+        """After a commit: bring this process's corpus up to date and write it as the
+        snapshot. A failure costs the next cold reader item reads, never the commit."""
+        if self._snapshots is None:
             return
-        with self._lock:
-            if cache.corpus_version == version:
+        try:
+            corpus = self._current_corpus()
+            if corpus is None:
                 return
-            manifest = self._manifest()
-            loaded = {}
-            for document_id, live in manifest.items():
-                current = cache.documents.get(document_id)
-                if current and current[0] == live["v"]:
-                    loaded[document_id] = current
-                else:
-                    pairs = self._load_chunks(document_id, live["v"])
-                    if not pairs:
-                        continue  # published but not readable yet: picked up next time
-                    matrix = np.stack([v for _, v in pairs])
-                    loaded[document_id] = (live["v"], live["f"], [c for c, _ in pairs], matrix)
-            cache.replace(loaded, version)
-            log.debug("corpus refreshed", extra={"corpus_version": version, "documents": len(loaded)})
+            corpus.label = self.table_name
+            self._snapshots.put(self._snapshot_key, corpus.to_bytes(quantize=True))
+        except Exception:
+            log.warning("could not write the corpus snapshot", exc_info=True)
 
     def _manifest(self) -> dict[str, dict[str, str]]:
         item = self._get(META_PK, "#manifest", consistent=True) or {}
@@ -383,15 +508,17 @@ class DynamoDBVectorStore(DynamoDBCatalog):
 
     # --- items ---------------------------------------------------------------------------
 
-    def _load_chunks(self, document_id: str, version: str) -> list[tuple[Chunk, np.ndarray]]:
+    def _load_chunks(self, document_id: str, version: str, *, with_vectors: bool = True
+                     ) -> list[tuple[Chunk, np.ndarray | None]]:
         pairs = []
-        for item in self._query_partition(document_id, version=version):
-            vector = np.frombuffer(item["vector"], dtype=np.float32)
+        for item in self._query_partition(document_id, version=version, with_vectors=with_vectors):
+            vector = np.frombuffer(item["vector"], dtype=np.float32) if with_vectors else None
             pairs.append((_chunk(item), vector))
         pairs.sort(key=lambda pair: pair[0].index)
         return pairs
 
-    def _query_partition(self, document_id: str, *, version: str | None = None, keys_only: bool = False) -> Iterator[dict[str, Any]]:
+    def _query_partition(self, document_id: str, *, version: str | None = None, keys_only: bool = False,
+                         with_vectors: bool = True) -> Iterator[dict[str, Any]]:
         request: dict[str, Any] = {
             "TableName": self.table_name,
             # "#document" and "#lock" sort before every chunk id, which starts with a letter.
@@ -406,6 +533,10 @@ class DynamoDBVectorStore(DynamoDBCatalog):
         if keys_only:
             request["ProjectionExpression"] = "document_id, chunk_id, #ver"
             request.setdefault("ExpressionAttributeNames", {})["#ver"] = "version"
+        elif not with_vectors:
+            # The keyword side of a large corpus: texts without the vectors.
+            request["ProjectionExpression"] = "document_id, chunk_id, #t, idx, page, page_end, heading, token_count, #v"
+            request.setdefault("ExpressionAttributeNames", {}).update({"#t": "text", "#v": "version"})
         while True:
             page = self._client.query(**request)
             for item in page.get("Items", []):
@@ -414,19 +545,25 @@ class DynamoDBVectorStore(DynamoDBCatalog):
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _delete_version(self, document_id: str, version: str) -> None:
+    def _drop_version(self, document_id: str, chunks: Sequence[Chunk], version: str) -> None:
+        """Remove a version that lost its lease before it became live: its chunk items, and
+        its vectors in the external index unless a live version owns those keys now (a
+        new upload's keys are the same chunk ids; stale keys are dropped at query time)."""
         self._batch_write([
             {"DeleteRequest": {"Key": self._key(document_id, item["chunk_id"])}}
             for item in self._query_partition(document_id, keys_only=True) if item.get("version") == version
         ])
+        if self._external is not None and not self._get(document_id, DOCUMENT_SK, consistent=True):
+            self._external.delete([c.chunk_id for c in chunks])
 
-    def _delete_chunks(self, document_id: str, keep_version: str | None) -> None:
+    def _delete_chunks(self, document_id: str, keep_version: str | None) -> list[str]:
+        """Delete the document's chunk items of other versions; returns their chunk ids."""
         doomed = [
-            {"DeleteRequest": {"Key": self._key(document_id, item["chunk_id"])}}
-            for item in self._query_partition(document_id, keys_only=True)
+            item["chunk_id"] for item in self._query_partition(document_id, keys_only=True)
             if keep_version is None or item.get("version") != keep_version
         ]
-        self._batch_write(doomed)
+        self._batch_write([{"DeleteRequest": {"Key": self._key(document_id, c)}} for c in doomed])
+        return doomed
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         """BatchWriteItem in 25s; unprocessed items are retried with jittered backoff."""
@@ -455,31 +592,6 @@ class DynamoDBVectorStore(DynamoDBCatalog):
             # The native vector index reads a list of numbers.
             item["embedding"] = {"L": [{"N": repr(float(x))} for x in vector]}
         return item
-
-class _CorpusCache:
-    """The live chunks and vectors of a warm process, rebuilt only when the corpus changes."""
-
-    def __init__(self) -> None:
-        self.corpus_version: int | None = None
-        self.documents: dict[str, tuple[str, str, list[Chunk], np.ndarray]] = {}
-        self.rows: list[tuple[Chunk, str]] = []
-        self.matrix: np.ndarray | None = None
-        self._bm25: BM25Index | None = None
-
-    def replace(self, documents: dict[str, tuple[str, str, list[Chunk], np.ndarray]], version: int) -> None:
-        ordered = sorted(documents)
-        self.rows = [(c, documents[d][1]) for d in ordered for c in documents[d][2]]
-        matrices = [documents[d][3] for d in ordered]
-        self.matrix = np.vstack(matrices) if matrices else None
-        self.documents = documents
-        self._bm25 = None
-        self.corpus_version = version
-
-    def bm25(self) -> BM25Index:
-        if self._bm25 is None:
-            self._bm25 = BM25Index([c.embedding_text() for c, _ in self.rows])
-        return self._bm25
-
 
 def _chunk(item: dict[str, Any]) -> Chunk:
     def number(name: str) -> int | None:

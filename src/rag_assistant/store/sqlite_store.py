@@ -1,19 +1,30 @@
-"""The embedded store: one SQLite file (through apsw) with sqlite-vec for vectors and FTS5
-for keywords.
+"""The embedded store: one SQLite file (through apsw) holding documents, chunks, their
+vectors and their keyword terms; queries run on the in-memory corpus index
+(store/corpus_index.py) built from it.
 
-Why apsw: it bundles a current SQLite with FTS5 and can load extensions, which Python's
-own sqlite3 module cannot on many builds. Why one file: a document's chunks, vectors and
-keyword entries are written in one transaction, so a query never sees half a document,
-and a crash mid-ingestion rolls back to the previous version.
+Why apsw: it bundles a current SQLite and can load extensions (sqlite-vec, which earlier
+schemas used and a migration still reads). Why one file: a document's chunks, vectors and
+terms are written in one transaction, so a query never sees half a document, and a crash
+mid-ingestion rolls back to the previous version.
+
+Why not sqlite-vec and FTS5 for queries: at 100k chunks they took 99 ms and 140/208 ms
+(p50/p95), a numpy scan of the same vectors 16 ms, and FTS5's bm25() cannot change k1 and
+b (docs/BENCHMARKS.md). Every write appends the document to `changes`; a reader polls its
+highest sequence number (one indexed read per query) and reloads only the documents
+changed since, so an ingestion by another process (`rag ingest` beside `rag serve`) shows
+up in the next query. A process that had to read many rows writes a snapshot of the
+index beside the database (`<db>.corpus.npz`), which the next process loads instead.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +32,18 @@ import numpy as np
 
 from ..errors import LeaseLostError, ModelMismatchError
 from ..models import Chunk, Document, DocumentStatus, SearchHit
-from ..text.keywords import keyword_terms, keyword_text
+from ..text.bm25 import BM25Parameters
+from ..text.keywords import TERMS_VERSION, keyword_terms
 from .base import decode_cursor, encode_cursor, lease_owner_gone
+from .corpus_index import CorpusIndex, DocumentRows
+
+log = logging.getLogger("rag_assistant.store.sqlite")
 
 #: 2: the keyword index holds normalised terms (text/keywords.py), not raw text.
-SCHEMA_VERSION = "2"
+#: 3: vectors and terms are columns of `chunks`; queries run in memory; `changes` log.
+SCHEMA_VERSION = "3"
+#: A reader that loaded at least this many rows from SQL saves a snapshot for the next one.
+SNAPSHOT_AFTER_ROWS = 2000
 
 _DOCUMENT_COLUMNS = (
     "document_id, file_name, source, content_hash, status, chunk_count, size_bytes, "
@@ -35,37 +53,42 @@ _CHUNK_COLUMNS = "chunk_id, document_id, idx, text, page, page_end, heading, tok
 
 
 class SqliteVectorStore:
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, bm25: BM25Parameters | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.snapshot_path = self.path.with_name(self.path.name + ".corpus.npz")
         # apsw refuses concurrent use of one connection from two threads, and a reader on
         # its own connection sees only committed transactions: one connection per thread.
         self._local = threading.local()
         self._connections: list[Any] = []
         self._lock = threading.RLock()
+        self._refresh_lock = threading.Lock()
+        self._bm25 = bm25
+        self._corpus: CorpusIndex | None = None
         self._create_schema()
         self._model: tuple[str, int] | None = self._recorded_model()
+        self._store_id = self._meta("store_id")
 
     @property
     def _db(self) -> Any:
         connection = getattr(self._local, "connection", None)
         if connection is None:
             import apsw
-            import sqlite_vec
 
             connection = apsw.Connection(str(self.path))
             connection.set_busy_timeout(10_000)
-            connection.enable_load_extension(True)
-            connection.load_extension(sqlite_vec.loadable_path())
-            connection.enable_load_extension(False)
-            connection.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL")
+            # One statement per call, each read to the end: apsw runs a statement that returns
+            # rows only as far as it is read, so a second PRAGMA after journal_mode's row never
+            # ran (commits were synchronous=FULL: an fsync each, ~5 ms).
+            list(connection.execute("PRAGMA journal_mode=WAL"))
+            list(connection.execute("PRAGMA synchronous=NORMAL"))
             self._local.connection = connection
             with self._lock:
                 self._connections.append(connection)
         return connection
 
     def _create_schema(self) -> None:
-        with self._db:
+        with self._lock, self._db:
             self._db.execute(
                 """
                 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -102,28 +125,59 @@ class SqliteVectorStore:
                     document_id TEXT PRIMARY KEY, owner TEXT NOT NULL, host TEXT NOT NULL,
                     pid INTEGER NOT NULL, expires_at REAL NOT NULL
                 );
+                CREATE TABLE IF NOT EXISTS changes (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, document_id TEXT NOT NULL
+                );
                 """
             )
-            rows = list(self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'"))
-            if rows and rows[0][0] != SCHEMA_VERSION:
-                self._db.execute("DROP TABLE IF EXISTS chunks_fts")
-            self._db.execute(
-                # Contentless: the terms are derived from chunks.text; contentless_delete lets
-                # a plain DELETE remove a row's terms.
-                "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5("
-                "keywords, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 0')"
-            )
-            if rows and rows[0][0] != SCHEMA_VERSION:
-                for rowid, text, heading in list(self._db.execute("SELECT rowid, text, heading FROM chunks")):
-                    self._db.execute(
-                        "INSERT INTO chunks_fts (rowid, keywords) VALUES (?, ?)",
-                        (rowid, keyword_text(f"{heading}\n{text}" if heading else text)),
-                    )
-            self._db.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (SCHEMA_VERSION,),
-            )
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
+            if "vector" not in columns:
+                self._db.execute("ALTER TABLE chunks ADD COLUMN vector BLOB")
+                self._db.execute("ALTER TABLE chunks ADD COLUMN terms TEXT NOT NULL DEFAULT ''")
+            tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "vec_chunks" in tables:
+                self._migrate_vectors_from_sqlite_vec()
+            if "chunks_fts" in tables:
+                self._db.execute("DROP TABLE chunks_fts")
+            if self._meta("terms_version") != TERMS_VERSION:
+                self._rederive_terms()
+            if self._meta("store_id") is None:
+                self._set_meta("store_id", uuid.uuid4().hex)
+            self._set_meta("schema_version", SCHEMA_VERSION)
+            self._set_meta("terms_version", TERMS_VERSION)
+
+    def _migrate_vectors_from_sqlite_vec(self) -> None:
+        """Schema 2 kept vectors in a sqlite-vec table: copy them into chunks.vector."""
+        import sqlite_vec
+
+        self._db.enable_load_extension(True)
+        self._db.load_extension(sqlite_vec.loadable_path())
+        self._db.enable_load_extension(False)
+        self._db.execute("UPDATE chunks SET vector = (SELECT embedding FROM vec_chunks v WHERE v.rowid = chunks.rowid)")
+        self._db.execute("DROP TABLE vec_chunks")
+        self._log_change_of_every_document()
+
+    def _rederive_terms(self) -> None:
+        """The term function changed (or the schema had none): recompute every chunk's terms."""
+        rows = list(self._db.execute("SELECT rowid, text, heading FROM chunks"))
+        for rowid, text, heading in rows:
+            terms = keyword_terms(f"{heading}\n{text}" if heading else text)
+            self._db.execute("UPDATE chunks SET terms = ? WHERE rowid = ?", (" ".join(terms), rowid))
+        if rows:
+            self._log_change_of_every_document()
+
+    def _log_change_of_every_document(self) -> None:
+        self._db.execute("INSERT INTO changes (document_id) SELECT DISTINCT document_id FROM chunks")
+
+    def _meta(self, key: str) -> str | None:
+        rows = list(self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)))
+        return rows[0][0] if rows else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     def _recorded_model(self) -> tuple[str, int] | None:
         rows = dict(self._db.execute("SELECT key, value FROM meta WHERE key IN ('model', 'dimension')"))
@@ -140,10 +194,6 @@ class SqliteVectorStore:
                     self._db.execute(
                         "INSERT INTO meta (key, value) VALUES ('model', ?), ('dimension', ?)",
                         (name, str(dimension)),
-                    )
-                    self._db.execute(
-                        f"CREATE VIRTUAL TABLE IF NOT EXISTS vec_chunks USING vec0("
-                        f"embedding float[{int(dimension)}] distance_metric=cosine)"
                     )
                 self._model = (name, dimension)
             elif self._model != (name, dimension):
@@ -191,20 +241,17 @@ class SqliteVectorStore:
 
     def upsert_document(self, document: Document, *, lease_owner: str | None = None) -> None:
         with self._lock, self._db:
-            self._check_lease(document.document_id, lease_owner)
+            if not self._holds_lease(document.document_id, lease_owner):
+                raise LeaseLostError()
             self._write_document(document)
 
-    def _check_lease(self, document_id: str, owner: str | None) -> None:
+    def _holds_lease(self, document_id: str, owner: str | None) -> bool:
         # Inside the writing transaction: a delete either committed before (the lease is
         # gone) or waits for this one to end (and then removes what it wrote).
         if owner is None:
-            return
+            return True
         rows = list(self._db.execute("SELECT owner FROM leases WHERE document_id = ?", (document_id,)))
-        if not rows or rows[0][0] != owner:
-            raise LeaseLostError(
-                "the document was deleted (or taken over by another upload) while this version was "
-                "being indexed; nothing was written"
-            )
+        return bool(rows) and rows[0][0] == owner
 
     def _write_document(self, d: Document) -> None:
         self._db.execute(
@@ -226,38 +273,46 @@ class SqliteVectorStore:
         self, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray,
         *, lease_owner: str | None = None,
     ) -> None:
+        owners = None if lease_owner is None else {document.document_id: lease_owner}
+        if self.replace_documents([(document, chunks, vectors)], lease_owners=owners):
+            raise LeaseLostError()
+
+    def replace_documents(
+        self, batch: Sequence[tuple[Document, Sequence[Chunk], np.ndarray]],
+        *, lease_owners: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        """replace_chunks for many documents in one transaction (batch ingestion); a
+        document whose lease was lost is skipped and its id returned."""
         if self._model is None:
             raise RuntimeError("bind_model() must be called before chunks are written")
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if len(chunks) != len(vectors) or (len(chunks) and vectors.shape[1] != self._model[1]):
-            raise ValueError(f"expected one {self._model[1]}-dimensional vector per chunk")
+        prepared = []
+        for document, chunks, vectors in batch:
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+            if len(chunks) != len(vectors) or (len(chunks) and vectors.shape[1] != self._model[1]):
+                raise ValueError(f"expected one {self._model[1]}-dimensional vector per chunk")
+            # Terms are computed here, outside the write lock: stemming is the slow part.
+            terms = [" ".join(keyword_terms(c.embedding_text())) for c in chunks]
+            prepared.append((document, chunks, vectors, terms))
+        lost = []
         with self._lock, self._db:
-            self._check_lease(document.document_id, lease_owner)
-            self._delete_chunks(document.document_id)
-            self._write_document(document)
-            for chunk, vector in zip(chunks, vectors, strict=True):
-                self._db.execute(
-                    f"INSERT INTO chunks ({_CHUNK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
-                    (
-                        chunk.chunk_id, chunk.document_id, chunk.index, chunk.text, chunk.page,
-                        chunk.page_end, chunk.heading, chunk.token_count,
-                    ),
+            for document, chunks, vectors, terms in prepared:
+                if lease_owners and not self._holds_lease(document.document_id, lease_owners.get(document.document_id)):
+                    lost.append(document.document_id)
+                    continue
+                self._delete_chunks(document.document_id)
+                self._write_document(document)
+                self._db.executemany(
+                    f"INSERT INTO chunks ({_CHUNK_COLUMNS}, vector, terms) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    [
+                        (c.chunk_id, c.document_id, c.index, c.text, c.page, c.page_end, c.heading,
+                         c.token_count, vector.tobytes(), t)
+                        for c, vector, t in zip(chunks, vectors, terms, strict=True)
+                    ],
                 )
-                rowid = self._db.last_insert_rowid()
-                self._db.execute(
-                    "INSERT INTO chunks_fts (rowid, keywords) VALUES (?, ?)",
-                    (rowid, keyword_text(chunk.embedding_text())),
-                )
-                self._db.execute(
-                    "INSERT INTO vec_chunks (rowid, embedding) VALUES (?, ?)", (rowid, vector.tobytes())
-                )
+                self._db.execute("INSERT INTO changes (document_id) VALUES (?)", (document.document_id,))
+        return lost
 
     def _delete_chunks(self, document_id: str) -> None:
-        rows = list(self._db.execute("SELECT rowid FROM chunks WHERE document_id = ?", (document_id,)))
-        for (rowid,) in rows:
-            self._db.execute("DELETE FROM chunks_fts WHERE rowid = ?", (rowid,))
-            if self._model is not None:
-                self._db.execute("DELETE FROM vec_chunks WHERE rowid = ?", (rowid,))
         self._db.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
 
     def delete_document(self, document_id: str) -> bool:
@@ -268,7 +323,9 @@ class SqliteVectorStore:
             self._db.execute("DELETE FROM leases WHERE document_id = ?", (document_id,))
             self._delete_chunks(document_id)
             self._db.execute("DELETE FROM documents WHERE document_id = ?", (document_id,))
-            return self._db.changes() > 0 or bool(leased)
+            existed = self._db.changes() > 0
+            self._db.execute("INSERT INTO changes (document_id) VALUES (?)", (document_id,))
+            return existed or bool(leased)
 
     def get_chunks(self, document_id: str) -> list[Chunk]:
         return [
@@ -306,39 +363,128 @@ class SqliteVectorStore:
     # --- retrieval -----------------------------------------------------------------------
 
     def search(self, query_vector: np.ndarray, top_k: int) -> list[SearchHit]:
-        if self._model is None or top_k < 1:
-            return []
-        vector = np.ascontiguousarray(query_vector, dtype=np.float32).tobytes()
-        rows = self._db.execute(
-            f"""
-            WITH knn AS (
-                SELECT rowid, distance FROM vec_chunks WHERE embedding MATCH ? AND k = ?
-            )
-            SELECT {_prefixed('c', _CHUNK_COLUMNS)}, d.file_name, knn.distance
-            FROM knn JOIN chunks c ON c.rowid = knn.rowid
-            JOIN documents d ON d.document_id = c.document_id
-            ORDER BY knn.distance
-            """,
-            (vector, int(top_k)),
-        )
-        return [SearchHit(chunk=_chunk(r[:8]), file_name=r[8], score=1.0 - float(r[9])) for r in rows]
+        corpus = self._current_corpus()
+        return corpus.search(query_vector, top_k) if corpus else []
 
     def keyword_search(self, query: str, top_k: int) -> list[SearchHit]:
-        terms = keyword_terms(query)
-        if not terms or top_k < 1:
-            return []
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in dict.fromkeys(terms))
-        rows = self._db.execute(
-            f"""
-            SELECT {_prefixed('c', _CHUNK_COLUMNS)}, d.file_name, bm25(chunks_fts) AS rank
-            FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid
-            JOIN documents d ON d.document_id = c.document_id
-            WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?
-            """,
-            (match, int(top_k)),
-        )
-        # FTS5's bm25() is negative, lower is better; flip it so higher is better everywhere.
-        return [SearchHit(chunk=_chunk(r[:8]), file_name=r[8], score=-float(r[9])) for r in rows]
+        corpus = self._current_corpus()
+        return corpus.keyword_search(query, top_k) if corpus else []
+
+    def hybrid_candidates(
+        self, query_vector: np.ndarray, query: str, top_k: int
+    ) -> tuple[list[SearchHit], list[SearchHit]]:
+        corpus = self._current_corpus()
+        if corpus is None:
+            return [], []
+        return corpus.search(query_vector, top_k), corpus.keyword_search(query, top_k)
+
+    # --- the in-memory corpus ------------------------------------------------------------
+
+    def _change_counter(self) -> int:
+        rows = list(self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'"))
+        return int(rows[0][0]) if rows else 0
+
+    def _current_corpus(self) -> CorpusIndex | None:
+        """The corpus as of the last committed change: one small read when nothing changed."""
+        if self._model is None:
+            self._model = self._recorded_model()
+            if self._model is None:
+                return None
+        corpus = self._corpus
+        if corpus is not None and corpus.version == self._change_counter():
+            return corpus
+        with self._refresh_lock:
+            return self._refresh()
+
+    def _refresh(self) -> CorpusIndex:
+        assert self._model is not None  # _current_corpus checked it
+        corpus = self._corpus or self._load_snapshot() or CorpusIndex(self._model[1], parameters=self._bm25)
+        loaded = 0
+        with self._db:  # one read transaction: the counter and the rows agree
+            version = self._change_counter()
+            if corpus.version == version:
+                self._corpus = corpus
+                return corpus
+            if corpus.version is None:
+                changed = None  # everything
+            else:
+                changed = [r[0] for r in self._db.execute(
+                    "SELECT DISTINCT document_id FROM changes WHERE seq > ?", (corpus.version,))]
+            rows = self._document_rows(changed)
+        loaded = sum(len(d.chunks) for d in rows)
+        gone = set(changed) - {d.document_id for d in rows} if changed is not None else set()
+        corpus.update(rows, gone, version=version)
+        self._corpus = corpus
+        if loaded >= SNAPSHOT_AFTER_ROWS:
+            self._save_snapshot(corpus)
+        log.debug("corpus refreshed", extra={"corpus_version": version, "rows_read": loaded})
+        return corpus
+
+    def _document_rows(self, document_ids: list[str] | None) -> list[DocumentRows]:
+        query = (f"SELECT {_prefixed('c', _CHUNK_COLUMNS)}, d.file_name, c.vector, c.terms "
+                 "FROM chunks c JOIN documents d ON d.document_id = c.document_id")
+        if document_ids is None:
+            cursor = self._db.execute(query + " ORDER BY c.document_id, c.idx")
+        else:
+            if not document_ids:
+                return []
+            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (document_id TEXT PRIMARY KEY)")
+            self._db.execute("DELETE FROM temp.wanted")
+            self._db.executemany("INSERT OR IGNORE INTO temp.wanted VALUES (?)", [(d,) for d in document_ids])
+            cursor = self._db.execute(
+                query + " WHERE c.document_id IN (SELECT document_id FROM temp.wanted) ORDER BY c.document_id, c.idx")
+        documents: list[DocumentRows] = []
+        current: str | None = None
+        chunks: list[Chunk] = []
+        vectors: list[bytes] = []
+        terms: list[list[str]] = []
+        file_name = ""
+
+        def flush() -> None:
+            if current is not None:
+                matrix = np.frombuffer(b"".join(vectors), dtype=np.float32).reshape(len(chunks), -1)
+                documents.append(DocumentRows(current, "", file_name, chunks, matrix, terms))
+
+        for row in cursor:
+            if row[1] != current:
+                flush()
+                current, file_name, chunks, vectors, terms = row[1], row[8], [], [], []
+            chunks.append(_chunk(row[:8]))
+            vectors.append(row[9])
+            terms.append(row[10].split())
+        flush()
+        return documents
+
+    def _load_snapshot(self) -> CorpusIndex | None:
+        try:
+            data = self.snapshot_path.read_bytes()
+        except OSError:
+            return None
+        try:
+            corpus = CorpusIndex.from_bytes(data, parameters=self._bm25)
+        except ValueError as exc:
+            log.info("ignoring the corpus snapshot: %s", exc)
+            return None
+        # A snapshot of another database (deleted and made anew), or of a later state, is useless.
+        assert self._model is not None
+        if (corpus.label != self._store_id or corpus.dimension != self._model[1]
+                or (corpus.version or 0) > self._change_counter()):
+            return None
+        return corpus
+
+    def _save_snapshot(self, corpus: CorpusIndex) -> None:
+        corpus.label = self._store_id
+        scratch = self.snapshot_path.with_name(f"{self.snapshot_path.name}.{os.getpid()}.tmp")
+        try:
+            scratch.write_bytes(corpus.to_bytes())
+            os.replace(scratch, self.snapshot_path)
+        except OSError as exc:  # a read-only data folder still serves queries
+            log.info("could not save the corpus snapshot: %s", exc)
+            scratch.unlink(missing_ok=True)
+
+    def reconnect(self) -> None:
+        """Connections reopen on next use."""
+        self.close()
 
     def close(self) -> None:
         with self._lock:

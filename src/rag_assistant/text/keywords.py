@@ -17,6 +17,10 @@ from functools import lru_cache
 
 from .language import HANGUL_RUN
 
+#: Changes whenever keyword_terms gives other terms for the same text: the stores keep the
+#: terms they computed at index time and re-derive them when this differs.
+TERMS_VERSION = "1"
+
 _TOKEN = re.compile(r"[\uac00-\ud7a3]+|[^\W_]+", re.UNICODE)
 _LATIN = re.compile(r"[a-z]+")
 

@@ -3,7 +3,9 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { config: null, cursor: null, sources: [], pollTimer: null };
+// On AWS uploads and deletions finish in the background (S3 tells the indexer):
+// awaiting holds uploads not yet listed as done, removing the deletions still listed.
+const state = { config: null, cursor: null, sources: [], pollTimer: null, awaiting: new Map(), removing: new Map() };
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -18,15 +20,69 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// --- the API key ------------------------------------------------------------------------
+// When the server asks for a key (/rag/config says which routes), the user types it once;
+// it stays in this browser (localStorage of this origin), never in the page, and goes only
+// to this API - not to S3 with presigned uploads.
+
+const KEY_STORE = "rag-assistant-api-key";
+
+function storedKey() {
+  try { return localStorage.getItem(KEY_STORE) || ""; } catch { return ""; }
+}
+
+function keyHeaders() {
+  const key = storedKey();
+  const header = (state.config && state.config.auth && state.config.auth.header) || "X-Api-Key";
+  return key ? { [header]: key } : {};
+}
+
+function showKeyForm(message) {
+  const form = $("key-form");
+  form.hidden = false;
+  if (message) {
+    form.classList.toggle("needed", !storedKey());
+    $("key-status").textContent = message;
+  } else if (storedKey()) {
+    form.classList.remove("needed");
+    $("key-status").textContent = "Key saved in this browser";
+  }
+}
+
+function wireKeyForm() {
+  $("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const key = $("api-key").value.trim();
+    if (!key) return;
+    try { localStorage.setItem(KEY_STORE, key); } catch { /* private mode: this page only */ }
+    $("api-key").value = "";
+    showKeyForm();
+    loadDocuments().catch(showListError);
+  });
+  $("key-forget").addEventListener("click", () => {
+    try { localStorage.removeItem(KEY_STORE); } catch { /* nothing stored */ }
+    showKeyForm("Key forgotten");
+  });
+}
+
+class ApiError extends Error {
+  constructor(message, status) { super(message); this.status = status; }
+}
+
+function failure(status, body) {
+  const message = body && body.error ? body.error.message : `HTTP ${status}`;
+  if (status === 401) showKeyForm("This needs the API key: enter it above");
+  return new ApiError(message, status);
+}
+
+// Paths are relative ("rag/query"): the page works at / locally and under /prod/ on AWS.
 async function api(path, options = {}) {
-  const response = await fetch(path, options);
+  const headers = { ...(options.headers || {}), ...keyHeaders() };
+  const response = await fetch(path, { ...options, headers });
   if (response.status === 204) return null;
   let body = null;
   try { body = await response.json(); } catch { /* not JSON */ }
-  if (!response.ok) {
-    const message = body && body.error ? body.error.message : `HTTP ${response.status}`;
-    throw new Error(message);
-  }
+  if (!response.ok) throw failure(response.status, body);
   return body;
 }
 
@@ -42,7 +98,7 @@ async function ask(event) {
   $("ask-error").hidden = true;
   $("source-detail").hidden = true;
   try {
-    const result = await api("/rag/query", {
+    const result = await api("rag/query", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ question, top_k: Number($("top-k").value) }),
@@ -141,16 +197,31 @@ function highlighted(text, quote) {
 async function loadDocuments(append = false) {
   const params = new URLSearchParams({ limit: "20" });
   if (append && state.cursor) params.set("cursor", state.cursor);
-  const page = await api(`/rag/documents?${params}`);
+  const page = await api(`rag/documents?${params}`);
   const body = $("documents").tBodies[0];
   if (!append) body.replaceChildren();
   for (const doc of page.documents) body.append(documentRow(doc));
   state.cursor = page.next_cursor;
   $("documents-more").hidden = !page.next_cursor;
+  $("documents-empty").textContent = "No documents yet: drop a file above.";
   $("documents-empty").hidden = body.children.length > 0;
   const processing = page.documents.some((d) => d.status === "processing");
+  for (const doc of page.documents) {
+    if (doc.status !== "processing") state.awaiting.delete(doc.document_id);
+  }
+  const listedIds = new Set(page.documents.map((d) => d.document_id));
+  for (const id of state.removing.keys()) {
+    if (!listedIds.has(id)) state.removing.delete(id);
+  }
+  for (const pending of [state.awaiting, state.removing]) {
+    for (const [id, since] of pending) {
+      if (Date.now() - since > 300000) pending.delete(id);  // give up after 5 minutes
+    }
+  }
   clearTimeout(state.pollTimer);
-  if (processing) state.pollTimer = setTimeout(() => loadDocuments(), 3000);
+  if (processing || state.awaiting.size > 0 || state.removing.size > 0) {
+    state.pollTimer = setTimeout(() => loadDocuments().catch(showListError), processing ? 3000 : 1500);
+  }
 }
 
 function documentRow(doc) {
@@ -159,7 +230,9 @@ function documentRow(doc) {
   remove.addEventListener("click", async () => {
     if (!confirm(`Delete ${doc.file_name} from the index?`)) return;
     try {
-      await api(`/rag/documents/${encodeURIComponent(doc.document_id)}`, { method: "DELETE" });
+      const result = await api(`rag/documents/${encodeURIComponent(doc.document_id)}`, { method: "DELETE" });
+      // 204 locally (gone); 202 on AWS (the object is gone, the index follows in a moment).
+      if (result && result.status === "deleting") state.removing.set(doc.document_id, Date.now());
       await loadDocuments();
     } catch (error) {
       alert(error.message);
@@ -169,7 +242,8 @@ function documentRow(doc) {
   if (doc.error) name.append(el("div", { class: "doc-error", textContent: doc.error }));
   return el("tr", { "data-document-id": doc.document_id },
     name,
-    el("td", { class: `status-${doc.status}`, textContent: doc.status }),
+    el("td", state.removing.has(doc.document_id) ? { class: "status-processing", textContent: "deleting" }
+      : { class: `status-${doc.status}`, textContent: doc.status }),
     el("td", { class: "num", textContent: String(doc.chunk_count) }),
     el("td", { class: "num", textContent: doc.page_count ? String(doc.page_count) : "" }),
     el("td", {}, remove));
@@ -226,7 +300,8 @@ function send(method, url, body, onProgress, headers = {}) {
       let data = null;
       try { data = JSON.parse(xhr.responseText); } catch { /* empty or XML body */ }
       if (xhr.status >= 200 && xhr.status < 300) resolve(data);
-      else reject(new Error(data && data.error ? data.error.message : `HTTP ${xhr.status}`));
+      else if (xhr.status === 412) reject(new Error("the upload URL was already used; upload the file again"));
+      else reject(failure(xhr.status, data));
     });
     xhr.addEventListener("error", () => reject(new Error("network error")));
     xhr.send(body);
@@ -236,16 +311,18 @@ function send(method, url, body, onProgress, headers = {}) {
 function directUpload(file, onProgress) {
   const form = new FormData();
   form.append("file", file, file.name);
-  return send("POST", "/rag/documents", form, onProgress);
+  return send("POST", "rag/documents", form, onProgress, keyHeaders());
 }
 
 async function presignedUpload(file, onProgress) {
-  const target = await api("/rag/documents/upload-url", {
+  const target = await api("rag/documents/upload-url", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ file_name: file.name, content_type: file.type || "application/octet-stream", size_bytes: file.size }),
   });
+  // Straight to S3 with the signed headers only: the API key never leaves for another origin.
   await send("PUT", target.url, file, onProgress, target.headers || {});
+  state.awaiting.set(target.document_id, Date.now());
 }
 
 // --- start ------------------------------------------------------------------------------
@@ -273,14 +350,23 @@ async function start() {
   $("detail-close").addEventListener("click", () => { $("source-detail").hidden = true; });
   $("documents-more").addEventListener("click", () => loadDocuments(true));
   wireDropzone();
+  wireKeyForm();
+  const listed = loadDocuments().catch(showListError);
   try {
-    state.config = await api("/rag/config");
+    state.config = await api("rag/config");
     $("server-info").textContent = `Embedding: ${state.config.embedding_model} · Answers: ${state.config.generator}`;
     $("accepted-types").textContent = `${state.config.accepted_types.join(" · ")} · up to ${(state.config.max_upload_bytes / 1048576).toFixed(0)} MB`;
+    if (state.config.auth && state.config.auth.scope !== "none") showKeyForm();
   } catch (error) {
     $("server-info").textContent = `Server unreachable: ${error.message}`;
   }
-  await loadDocuments().catch((error) => { $("documents-empty").textContent = error.message; $("documents-empty").hidden = false; });
+  await listed;
+}
+
+function showListError(error) {
+  $("documents").tBodies[0].replaceChildren();
+  $("documents-empty").textContent = error.message;
+  $("documents-empty").hidden = false;
 }
 
 document.addEventListener("DOMContentLoaded", start);
