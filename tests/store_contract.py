@@ -244,6 +244,26 @@ class LeaseContract:
         assert [c.text for c in store.get_chunks("doc_a")] == ["version three"]
         assert store.count_chunks() == 2
 
+    def test_a_delete_during_batch_indexing_drops_only_that_document(self, store) -> None:
+        store.bind_model(EMBEDDER.name, EMBEDDER.dimension)
+        put(store, "doc_gone", ["version one of the gone note"], version="v1")
+        owners = {d: new_lease_owner() for d in ("doc_gone", "doc_kept", "doc_free")}
+        for document_id, owner in owners.items():
+            assert store.lock_document(document_id, owner, 900)
+        # ... the batch is embedded; meanwhile a DELETE of one of its documents arrives:
+        assert store.delete_document("doc_gone") is True
+        batch = []
+        for document_id, text in [("doc_gone", "version two of the gone note"), ("doc_kept", "a kept note"),
+                                  ("doc_free", "a note outside the leases")]:
+            chunks = make_chunks(document_id, [text], "v2")
+            batch.append((make_document(document_id, chunk_count=1), chunks, EMBEDDER.embed_documents([text])))
+        lost = store.replace_documents(batch, lease_owners={d: o for d, o in owners.items() if d != "doc_free"})
+        assert lost == ["doc_gone"]
+        assert store.get_document("doc_gone") is None and store.get_chunks("doc_gone") == []
+        assert [c.text for c in store.get_chunks("doc_kept")] == ["a kept note"]
+        assert [c.text for c in store.get_chunks("doc_free")] == ["a note outside the leases"]
+        assert {h.chunk.document_id for h in store.keyword_search("note", 10)} == {"doc_kept", "doc_free"}
+
 
 def put_under_lease(store: VectorStore, document_id: str, texts: list[str], owner: str,
                     version: str = "v1") -> None:

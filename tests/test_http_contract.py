@@ -250,7 +250,7 @@ def test_an_upload_past_the_full_ingestion_queue_is_a_retryable_503(tmp_path: Pa
     app = create_app(lambda: services.append(create_service(settings, embedder=embedder)) or services[-1],
                      warm_up=False)
     with TestClient(app, base_url=f"http://{LOCAL_HOST}") as client:
-        client.get("/healthz")
+        assert client.get("/rag/documents").status_code == 200  # the service is made on first use
         (service,) = services
         embedder.embed_documents = embed
         running = threading.Thread(target=service.ingest_bytes, args=("upload:///slow.md", "slow.md", b"# Slow\ntext"))

@@ -439,9 +439,11 @@ def _heading_match(asked: _Question, hit: SearchHit) -> list[float]:
     return [1.0 if t in terms else 0.0 for t, _ in asked.latin] + [_korean_match(w, heading) for w in asked.korean]
 
 
+# "(?<!\d)": a Korean date starts at the first digit of a run (tried from every digit, a long
+# run of them costs quadratic time).
 _TIME = re.compile(
     r"\b(?:1\d{3}|20\d{2})s?\b|\b(?:January|February|March|April|May|June|July|August|September|October"
-    r"|November|December|century|centuries|BC|AD|BCE)\b|\d+\s*(?:년|월|일|세기)|\d{1,2}:\d{2}"
+    r"|November|December|century|centuries|BC|AD|BCE)\b|(?<!\d)\d+\s*(?:년|월|일|세기)|\d{1,2}:\d{2}"
 )
 _NUMBER = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
