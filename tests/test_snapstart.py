@@ -34,6 +34,7 @@ def test_the_query_snapshot_is_warm_and_a_restore_is_fresh(lambda_env, monkeypat
     store = service._store
     assert service._embedder._session is not None  # the model is in the snapshot
     assert store._corpus is not None and len(store._corpus) > 0  # and so is the corpus
+    assert service._parser is None  # no file reader: a snapshot cannot hold a child process
     snapshot_client, snapshot_random = store._client, random.getstate()
 
     # Between snapshot and restore: new credentials, and a document added.
