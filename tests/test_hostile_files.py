@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 from hostile_files import PARSE_TIMEOUT_SECONDS, HostileFile, hostile_files, write_all
-from test_aws_handlers import invoke_upload, lambda_env, s3_event  # noqa: F401 - lambda_env is a fixture
-from test_web_page import free_port
+from http_support import free_port
+from lambda_support import invoke_upload, s3_event
 
 from rag_assistant.config import Settings
 from rag_assistant.sources import document_id_for
@@ -201,7 +201,7 @@ def test_the_server_stays_up_and_small_while_hostile_files_are_uploaded(
 
 
 def test_the_upload_handler_indexes_or_refuses_each_hostile_file(
-    lambda_env, monkeypatch, attack: list[HostileFile]  # noqa: F811 - the imported fixture
+    lambda_env, monkeypatch, attack: list[HostileFile]
 ) -> None:
     from rag_assistant.aws import runtime
     from rag_assistant.aws.upload_handler import IngestionFailed
