@@ -65,7 +65,8 @@ def evaluate(name: str, sweep: bool, weights: tuple[float, ...] = ()) -> list[tu
     for label, mode, weight in configs:
         weighted = settings.model_copy(update={"hybrid_dense_weight": weight or settings.hybrid_dense_weight})
         with create_service(weighted, embedder=embedder) as searcher:
-            run, latencies = run_queries(searcher, corpus, queries, 100, mode)
+            measured = run_queries(searcher, corpus, queries, 100, mode)
+            run, latencies = measured.ranked, measured.latencies
         ndcg, recall, mrr, _ = score_run(run, qrels)
         rows.append((label, ndcg, recall, mrr, statistics.median(latencies)))
         print(f"  {label:<32} nDCG@10 {ndcg:.4f}  R@100 {recall:.4f}  MRR@10 {mrr:.4f}  p50 {statistics.median(latencies):.1f} ms", flush=True)
