@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .keywords import keyword_terms
-from .language import HANGUL_SYLLABLE, is_korean
+from .language import is_korean
 
 #: Row language codes. Korean is indexed as Hangul bigrams, whose lengths and term
 #: frequencies differ from stemmed words: each language may have its own k1 and b.
@@ -38,8 +38,7 @@ LANGUAGES = ("en", "ko")
 
 
 def language_code(text: str) -> int:
-    # Most chunks hold no Hangul at all: one search answers, without counting letters.
-    return LANGUAGES.index("ko") if HANGUL_SYLLABLE.search(text) and is_korean(text) else 0
+    return LANGUAGES.index("ko") if is_korean(text) else 0
 
 
 @dataclass(frozen=True)
