@@ -41,7 +41,7 @@ def main() -> None:
             chunks = service.count_chunks()
             scores = {}
             for mode in ("hybrid", "dense"):
-                run, _ = run_queries(service, corpus, queries, 100, mode)
+                run = run_queries(service, corpus, queries, 100, mode).ranked
                 scores[mode] = score_run(run, qrels)[0]
             rows.append(f"| {name} | {size} / {overlap} | {chunks:,} | {scores['hybrid']:.4f} | {scores['dense']:.4f} |")
             print(rows[-1], f"(indexed in {indexing:.0f} s)", flush=True)

@@ -52,13 +52,21 @@ def test_scores_equal_a_fresh_index_whatever_the_history() -> None:
         a = [(h.chunk.chunk_id, round(h.score, 4)) for h in incremental.keyword_search(query, 10)]
         b = [(h.chunk.chunk_id, round(h.score, 4)) for h in fresh.keyword_search(query, 10)]
         assert a == b
+    # ...and as the one-segment BM25 over the same chunks with their documents as groups
+    # (passage aggregation counts only the live documents, whatever the segments).
+    chunks = [c for d in live.values() for c in d.chunks]
+    flat = BM25Index([c.text for c in chunks], groups=[c.document_id for c in chunks])
+    for query in ("policy engine", "trust session gateway"):
+        expected = {chunks[row].chunk_id: round(score, 4) for row, score in flat.search(query, len(chunks))}
+        got = {h.chunk.chunk_id: round(h.score, 4) for h in incremental.keyword_search(query, len(chunks))}
+        assert got == expected
     vector = fresh.search(np.ones(8, dtype=np.float32) / math.sqrt(8), 1)[0]
     assert incremental.search(np.ones(8, dtype=np.float32) / math.sqrt(8), 5)[0].chunk.chunk_id == vector.chunk.chunk_id
 
 
 def test_bm25_matches_the_okapi_formula() -> None:
     texts = ["policy engine policy", "engine", "network access"]
-    index = BM25Index(texts)
+    index = BM25Index(texts, parameters=BM25Parameters(k1=1.2, b=0.75, document_weight=0.0))
     n, avg = 3, (3 + 1 + 2) / 3
     df = 2  # "engine"
     idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
@@ -70,7 +78,7 @@ def test_bm25_matches_the_okapi_formula() -> None:
 
 def test_parameters_apply_per_language() -> None:
     texts = ["제로 트러스트 아키텍처의 원칙", "제로 트러스트 제로 트러스트 정책 엔진", "zero trust zero trust policy"]
-    plain = BM25Index(texts)
+    plain = BM25Index(texts, parameters=BM25Parameters(by_language={}))
     korean_flat = BM25Index(texts, parameters=BM25Parameters(by_language={"ko": (1.2, 0.0)}))
     english = dict(plain.search("zero trust", 3))
     assert english == pytest.approx(dict(korean_flat.search("zero trust", 3)))  # English rows unchanged

@@ -100,3 +100,42 @@ def test_answers_need_a_squad_file(tmp_path: Path) -> None:
         cli, ["eval", "--corpus", str(TINY / "corpus.jsonl"), "--queries", str(TINY / "queries.jsonl"), "--answers"],
         env={"RAG_DATA_DIR": str(tmp_path / "eval")})
     assert result.exit_code != 0 and "--squad" in result.output
+
+
+@pytest.mark.slow
+def test_the_report_names_the_ranking_each_query_got(tmp_path: Path, model_cache: Path) -> None:
+    # MiniLM cannot read Korean: the hybrid run ranks Korean questions by keywords alone,
+    # and the report says so instead of claiming hybrid for all of them.
+    report = run_eval(tmp_path, model_cache, KOREAN)
+    korean = [json.loads(line) for line in (KOREAN / "queries.jsonl").read_text().splitlines() if line.strip()]
+    from rag_assistant.text.language import is_korean
+
+    expected_keyword = sorted(q["_id"] for q in korean if is_korean(q["text"]))
+    assert expected_keyword, "the Korean set has Korean questions"
+    assert report["mode"] == "hybrid"
+    assert report["retrieval_used"]["keyword"] == len(expected_keyword)
+    assert report["retrieval_used"].get("hybrid", 0) == report["queries"] - len(expected_keyword)
+    assert sorted(report["rerouted"]) == expected_keyword
+    assert set(report["rerouted"].values()) == {"keyword"}
+    english = run_eval(tmp_path, model_cache, TINY)
+    assert english["retrieval_used"] == {"hybrid": 3} and english["rerouted"] == {}
+
+
+def test_run_scores_give_the_order_whatever_the_scorers_tie_rule(tmp_path: Path) -> None:
+    from rag_assistant.evaluation.runner import write_trec_run
+
+    run = {"q1": [("b", 0.5), ("a", 0.5), ("c", 0.5), ("d", 0.1234567891234)], "q2": [("z", 1.0)]}
+    path = tmp_path / "run.trec"
+    write_trec_run(path, run, "t")
+    rows = [line.split() for line in path.read_text().splitlines()]
+    by_query: dict[str, list[tuple[str, float]]] = {}
+    for query, _, doc, _, score, _ in rows:
+        by_query.setdefault(query, []).append((doc, float(score)))
+    for query, ranked in run.items():
+        written = by_query[query]
+        ours = [doc for doc, _ in ranked]
+        # trec_eval breaks ties by document id descending, others ascending: with strictly
+        # decreasing scores both give our order.
+        assert [d for d, _ in sorted(written, key=lambda r: (-r[1], r[0]))] == ours
+        assert [d for d, _ in sorted(written, key=lambda r: (-r[1], [-ord(c) for c in r[0]]))] == ours
+    assert by_query["q1"][3][1] == 0.1234567891234  # full precision, not 6 decimals

@@ -297,7 +297,8 @@ def evaluate(ctx: click.Context, corpus_path: Path | None, queries_path: Path | 
     The golden set is BEIR files (--corpus, --queries, --qrels) or one SQuAD-format file
     (--squad). The corpus is indexed into the store of RAG_DATA_DIR (each document keeps its
     id; unchanged ones are skipped on later runs), then every query runs through the same
-    retrieval as `rag search` (and, with --answers, the same answers as `rag ask`).
+    retrieval as `rag search` (and, with --answers, the same answers as `rag ask`); the report
+    says which ranking served each query.
     """
     import random
     import statistics
@@ -342,14 +343,16 @@ def evaluate(ctx: click.Context, corpus_path: Path | None, queries_path: Path | 
     with click.progressbar(length=len(corpus), label="Indexing", file=sys.stderr, hidden=quiet) as bar:
         indexed, unchanged, failed = index_corpus(service, corpus, bar.update)
     with click.progressbar(length=len(judged_queries), label="Querying", file=sys.stderr, hidden=quiet) as bar:
-        run, latencies = run_queries(service, corpus, judged_queries, top_k, retrieval, bar.update)
+        measured = run_queries(service, corpus, judged_queries, top_k, retrieval, bar.update)
+    run, latencies = measured.ranked, measured.latencies
     ndcg, recall, mrr, judged = score_run(run, qrels)
     mode = retrieval or service.describe().retrieval_mode
     if run_out:
         write_trec_run(run_out, run, f"rag-{mode}")
     cuts = statistics.quantiles(latencies, n=20) if len(latencies) >= 2 else latencies * 19
     report = EvalReport(judged, ndcg, recall, mrr, statistics.median(latencies) if latencies else 0.0,
-                        cuts[18] if cuts else 0.0, indexed, unchanged, failed, mode)
+                        cuts[18] if cuts else 0.0, indexed, unchanged, failed, mode, measured.used_counts(),
+                        {q: used for q, used in measured.used.items() if used != mode})
     answer_report = None
     if score_answers_too:
         from .evaluation.answers import score_answers
@@ -362,8 +365,12 @@ def evaluate(ctx: click.Context, corpus_path: Path | None, queries_path: Path | 
             body["answers"] = answer_report.to_dict()
         _emit_json(body)
         return
+    served = ", ".join(f"{name} {count}" for name, count in report.retrieval_used.items())
     click.echo(f"{len(corpus)} documents ({indexed} indexed, {unchanged} unchanged, {len(failed)} failed), "
-               f"{report.queries} queries, retrieval: {mode}")
+               f"{report.queries} queries, retrieval: {mode} (queries served by {served})")
+    if report.rerouted:
+        click.echo(f"{len(report.rerouted)} queries were not ranked by {mode}: the embedding model cannot "
+                   f"read them (e.g. {next(iter(report.rerouted))})")
     if ndcg is not None:
         click.echo(f"nDCG@10 {ndcg:.4f}   Recall@100 {recall:.4f}   MRR@10 {mrr:.4f}")
     click.echo(f"query latency p50 {report.latency_ms_p50:.1f} ms, p95 {report.latency_ms_p95:.1f} ms")

@@ -113,7 +113,11 @@ class Settings(BaseSettings):
     # 80% of questions about articles missing from the index and answers 96% of the others.
     min_relevance: float = Field(0.50, ge=0.0, le=1.0, validation_alias="RAG_MIN_RELEVANCE")
     retrieval_mode: Literal["hybrid", "dense", "keyword", "rrf"] = Field("hybrid", validation_alias="RAG_RETRIEVAL")
+    # Dense weights of the hybrid, per question language (bench/bench_ranking.py): English on
+    # SciFact train, Korean on KorQuAD's even articles (bigrams beat any packaged dense model).
     hybrid_dense_weight: float = Field(0.5, ge=0.0, le=1.0, validation_alias="RAG_HYBRID_DENSE_WEIGHT")
+    hybrid_dense_weight_korean: float = Field(
+        0.1, ge=0.0, le=1.0, validation_alias="RAG_HYBRID_DENSE_WEIGHT_KOREAN")
 
     # --- HTTP API ------------------------------------------------------------------------
     upload_url_expires_seconds: int = Field(900, ge=60, le=3600, validation_alias="RAG_UPLOAD_URL_EXPIRES")

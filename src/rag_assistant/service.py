@@ -121,7 +121,8 @@ class RagService:
             max_pages=settings.max_pages, max_chars=settings.max_document_chars, max_chunks=settings.max_chunks
         )
         self._retriever = Retriever(
-            store, embedder, mode=settings.retrieval_mode, dense_weight=settings.hybrid_dense_weight
+            store, embedder, mode=settings.retrieval_mode, dense_weight=settings.hybrid_dense_weight,
+            dense_weight_korean=settings.hybrid_dense_weight_korean,
         )
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -442,6 +443,11 @@ class RagService:
         self._bind_model(claim=False)
         limit = max(1, min(int(top_k or self._settings.top_k), MAX_SEARCH_RESULTS))
         return self._retriever.search(query, limit, mode=mode)
+
+    def retrieval_for(self, query: str, mode: RetrievalMode | None = None) -> RetrievalMode:
+        """The ranking search() runs for `query` (a fused mode is keyword alone when the
+        embedding model cannot read the query's language)."""
+        return self._retriever.route(query, mode)
 
     def ask(self, question: str, top_k: int | None = None) -> Answer:
         for event in self.ask_stream(question, top_k):

@@ -3,8 +3,10 @@ retrieval as `rag search`, and score the run."""
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,11 @@ class EvalReport:
     unchanged: int
     failed: list[str] = field(default_factory=list)
     mode: str = "hybrid"
+    #: How many queries each ranking actually served (a Korean question under MiniLM is
+    #: ranked by keywords alone whatever the requested mode).
+    retrieval_used: dict[str, int] = field(default_factory=dict)
+    #: {query id: ranking used} for the queries not served by `mode`.
+    rerouted: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
@@ -53,27 +60,42 @@ def index_corpus(service: RagService, corpus: list[CorpusDoc], progress: Callabl
     return indexed, unchanged, failed
 
 
+@dataclass
+class QueryRun:
+    """What run_queries measured: the ranking, latencies, and the ranking used per query."""
+
+    ranked: dict[str, list[tuple[str, float]]]
+    latencies: list[float]
+    used: dict[str, str]
+
+    def used_counts(self) -> dict[str, int]:
+        return dict(sorted(Counter(self.used.values()).items()))
+
+
 def run_queries(
     service: RagService, corpus: list[CorpusDoc], queries: dict[str, str], top_k: int, mode: str | None = None,
     progress: Callable[[int], None] | None = None,
-) -> tuple[dict[str, list[tuple[str, float]]], list[float]]:
-    """{query id: [(corpus id, score) best first]} with one entry per document (its best chunk)."""
+) -> QueryRun:
+    """{query id: [(corpus id, score) best first]} with one entry per document (its best
+    chunk), ties in corpus-id order, so that the ranking is the same on every run."""
     to_corpus_id = {document_id_for(corpus_source(d.doc_id)): d.doc_id for d in corpus}
     run: dict[str, list[tuple[str, float]]] = {}
+    used: dict[str, str] = {}
     latencies = []
     for query_id, text in queries.items():
+        used[query_id] = service.retrieval_for(text, mode)  # type: ignore[arg-type]
         started = time.perf_counter()
         hits = service.search(text, top_k * 3, mode=mode)  # chunks -> fewer documents
         latencies.append((time.perf_counter() - started) * 1000)
         best: dict[str, float] = {}
         for hit in hits:
             doc = to_corpus_id.get(hit.chunk.document_id)
-            if doc is not None and doc not in best:
+            if doc is not None and (doc not in best or hit.score > best[doc]):
                 best[doc] = hit.score
-        run[query_id] = list(best.items())[:top_k]
+        run[query_id] = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:top_k]
         if progress:
             progress(1)
-    return run, latencies
+    return QueryRun(run, latencies, used)
 
 
 def score_run(run: dict[str, list[tuple[str, float]]], qrels: dict[str, dict[str, int]] | None) -> tuple[float | None, float | None, float | None, int]:
@@ -92,7 +114,16 @@ def score_run(run: dict[str, list[tuple[str, float]]], qrels: dict[str, dict[str
 
 
 def write_trec_run(path: Path, run: dict[str, list[tuple[str, float]]], tag: str) -> None:
+    """A TREC run whose scores alone give our order: trec_eval, pytrec_eval and ir_measures
+    sort by score and break ties by document id in their own (differing) ways, so every
+    score is written in full (repr: round-trips) and a tie is made strictly lower with the
+    next float down."""
     with path.open("w", encoding="utf-8") as out:
         for query_id, ranked in run.items():
+            previous = math.inf
             for rank, (doc, score) in enumerate(ranked, start=1):
-                out.write(f"{query_id} Q0 {doc} {rank} {score:.6f} {tag}\n")
+                value = float(score)
+                if not value < previous:
+                    value = math.nextafter(previous, -math.inf)
+                previous = value
+                out.write(f"{query_id} Q0 {doc} {rank} {value!r} {tag}\n")

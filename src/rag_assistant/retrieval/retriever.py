@@ -1,12 +1,12 @@
 """Query text to ranked chunks: dense (cosine), keyword (BM25), or both fused.
 
-Fusion is a convex combination of per-query normalised scores (dense cosine min-max
-scaled over the candidates, BM25 divided by its best score): unlike plain reciprocal rank
-fusion it keeps how *much* better the top keyword match is, which matters on
-keyword-heavy questions (SQuAD), and it lets a weight express how far each ranking is
-trusted. The weight is chosen on SciFact's training queries (docs/BENCHMARKS.md); when the
-embedding model cannot read the query's script (MiniLM and Korean), the keyword ranking
-carries the query alone.
+Fusion (retrieval/fusion.py) adds the two rankings' scores, each standardised over its own
+candidates for this query, with a dense weight per question language: English weights
+are chosen on SciFact's training queries, Korean ones on KorQuAD's even articles
+(docs/BENCHMARKS.md), where Hangul bigrams outrank a multilingual model by far. A passage in
+another language than the question is judged by the dense side alone. When the embedding
+model cannot read the query's script (MiniLM and Korean), the keyword ranking carries the
+query alone.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ..embedding.base import Embedder
 from ..models import SearchHit
 from ..store.base import VectorStore
 from ..text.language import is_korean
+from . import fusion
 
 Mode = Literal["hybrid", "dense", "keyword", "rrf"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "keyword", "rrf")
@@ -38,6 +39,7 @@ class Retriever:
         *,
         mode: Mode = "hybrid",
         dense_weight: float = 0.5,
+        dense_weight_korean: float = 0.1,
         candidates: int = 50,
         rrf_k: int = 60,
     ) -> None:
@@ -45,8 +47,17 @@ class Retriever:
         self._embedder = embedder
         self.mode = mode
         self.dense_weight = dense_weight
+        self.dense_weight_korean = dense_weight_korean
         self._candidates = candidates
         self._rrf_k = rrf_k
+
+    def route(self, query: str, mode: Mode | None = None) -> Mode:
+        """The ranking that actually runs for `query`: a fused mode falls back to keyword
+        when the embedding model cannot read the query (MiniLM and Korean)."""
+        mode = mode or self.mode
+        if mode in ("hybrid", "rrf") and unreadable_by(self._embedder, query):
+            return "keyword"
+        return mode
 
     def search(self, query: str, top_k: int, *, mode: Mode | None = None) -> list[SearchHit]:
         mode = mode or self.mode
@@ -61,36 +72,22 @@ class Retriever:
             return [replace(hit, score=hit.score / top) for hit in keyword[:top_k]]
         dense, keyword = self._store.hybrid_candidates(self._embedder.embed_query(query), query, pool)
         if mode == "rrf":
-            return _rrf(dense, keyword, top_k, self._rrf_k)
-        return _convex(dense, keyword, top_k, self.dense_weight)
+            return _hits(fusion.rrf(_pairs(dense), _pairs(keyword), k=self._rrf_k), dense, keyword, top_k)
+        korean = is_korean(query)
+        other_language = [hit.chunk.chunk_id for hit in dense if is_korean(hit.chunk.text) != korean]
+        fused = fusion.convex(_pairs(dense), _pairs(keyword), keyword_blind=other_language,
+                              dense_weight=self.dense_weight_korean if korean else self.dense_weight)
+        # Shown as a share of the best source's score (0-1], like the keyword-only route:
+        # standardised sums have no fixed scale a reader could interpret.
+        top = fused[0][1] if fused and fused[0][1] > 0 else 1.0
+        return _hits([(key, score / top) for key, score in fused], dense, keyword, top_k)
 
 
-def _rrf(dense: list[SearchHit], keyword: list[SearchHit], top_k: int, k: int) -> list[SearchHit]:
-    scores: dict[str, float] = {}
-    hits: dict[str, SearchHit] = {}
-    for ranking in (dense, keyword):
-        for rank, hit in enumerate(ranking, start=1):
-            key = hit.chunk.chunk_id
-            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank)
-            hits.setdefault(key, hit)
-    best = sorted(scores, key=lambda key: -scores[key])[:top_k]
-    return [replace(hits[key], score=scores[key]) for key in best]
+def _pairs(hits: list[SearchHit]) -> list[tuple[str, float]]:
+    return [(hit.chunk.chunk_id, hit.score) for hit in hits]
 
 
-def _convex(dense: list[SearchHit], keyword: list[SearchHit], top_k: int, weight: float) -> list[SearchHit]:
-    scores: dict[str, float] = {}
-    hits: dict[str, SearchHit] = {}
-    if dense:
-        high, low = dense[0].score, dense[-1].score
-        span = (high - low) or 1.0
-        for hit in dense:
-            scores[hit.chunk.chunk_id] = weight * (hit.score - low) / span
-            hits[hit.chunk.chunk_id] = hit
-    if keyword:
-        top = keyword[0].score or 1.0
-        for hit in keyword:
-            key = hit.chunk.chunk_id
-            scores[key] = scores.get(key, 0.0) + (1 - weight) * hit.score / top
-            hits.setdefault(key, hit)
-    best = sorted(scores, key=lambda key: -scores[key])[:top_k]
-    return [replace(hits[key], score=scores[key]) for key in best]
+def _hits(fused: list[tuple[str, float]], dense: list[SearchHit], keyword: list[SearchHit], top_k: int) -> list[SearchHit]:
+    by_id = {hit.chunk.chunk_id: hit for hit in keyword}
+    by_id.update({hit.chunk.chunk_id: hit for hit in dense})
+    return [replace(by_id[key], score=score) for key, score in fused[:top_k]]

@@ -25,7 +25,16 @@ from typing import Any
 import numpy as np
 
 from ..models import Chunk, SearchHit
-from ..text.bm25 import BM25Parameters, Postings, RowTerms, Vocabulary, bm25_scores, language_code, row_terms
+from ..text.bm25 import (
+    BM25Parameters,
+    Groups,
+    Postings,
+    RowTerms,
+    Vocabulary,
+    bm25_scores,
+    language_code,
+    row_terms,
+)
 from ..text.keywords import TERMS_VERSION, keyword_terms
 
 SNAPSHOT_FORMAT = 1
@@ -59,11 +68,13 @@ class _Placement:
 
 
 class _Segment:
-    """Immutable: rows, their vectors and their postings."""
+    """Immutable: rows, their vectors and their postings; a document's rows are contiguous."""
 
-    def __init__(self, chunks: list[Chunk], file_names: list[str], vectors: np.ndarray, postings: Postings) -> None:
+    def __init__(self, chunks: list[Chunk], file_names: list[str], vectors: np.ndarray, postings: Postings,
+                 document_sizes: Sequence[int]) -> None:
         self.serial = next(_serials)
         self.chunks, self.file_names, self.vectors, self.postings = chunks, file_names, vectors, postings
+        self.groups = Groups.from_sizes(document_sizes, postings)
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -152,7 +163,8 @@ class CorpusIndex:
         vectors = np.ascontiguousarray(np.concatenate([np.asarray(d.vectors, np.float32) for d in documents]))
         if vectors.shape[1] != self.dimension:
             raise ValueError(f"expected {self.dimension}-dimensional vectors, got {vectors.shape[1]}")
-        return _Segment(chunks, file_names, vectors, Postings.build(rows, len(self._vocabulary)))
+        return _Segment(chunks, file_names, vectors, Postings.build(rows, len(self._vocabulary)),
+                        [len(d.chunks) for d in documents])
 
     def _compacted(self, state: _State) -> _State:
         if not state.segments:
@@ -195,8 +207,12 @@ class CorpusIndex:
             offset += len(kept)
         postings = Postings.from_pairs(np.concatenate(term_ids), np.concatenate(row_ids), np.concatenate(tfs),
                                        np.concatenate(lengths), np.concatenate(languages), len(self._vocabulary))
-        merged = _Segment(chunks, file_names, np.ascontiguousarray(np.concatenate(vectors)), postings)
         merged_serials = {s.serial for s in merging}
+        # Live documents keep their rows together and in order through the merge.
+        sizes = [p.stop - p.start for p in sorted(
+            (p for p in state.documents.values() if p.segment in merged_serials),
+            key=lambda p: new_start[p.segment][p.start])]
+        merged = _Segment(chunks, file_names, np.ascontiguousarray(np.concatenate(vectors)), postings, sizes)
         segments = [s for s in state.segments if s.serial not in merged_serials] + [merged]
         live = {s.serial: state.live[s.serial] for s in segments if s is not merged}
         live[merged.serial] = np.ones(len(merged), dtype=bool)
@@ -230,7 +246,8 @@ class CorpusIndex:
         if top_k < 1 or not ids:
             return []
         pairs = self._state.pairs()
-        scored = bm25_scores(ids, [(s.postings, live) for s, live in pairs], self.parameters)
+        scored = bm25_scores(ids, [(s.postings, live) for s, live in pairs], self.parameters,
+                             [s.groups for s, _ in pairs])
         candidates = []
         for (segment, _), (rows, scores) in zip(pairs, scored, strict=True):
             if len(rows) > top_k:
@@ -341,7 +358,8 @@ class CorpusIndex:
         ]
         file_names: list[str] = [""] * len(chunks)
         segment = _Segment(chunks, file_names, np.ascontiguousarray(vectors, dtype=np.float32),
-                           Postings.from_arrays(arrays, "postings_"))
+                           Postings.from_arrays(arrays, "postings_"),
+                           [stop - start for _, _, _, start, stop in meta["documents"]])
         documents = {}
         for document_id, version, file_name, start, stop in meta["documents"]:
             file_names[start:stop] = [file_name] * (stop - start)
