@@ -136,6 +136,26 @@ def test_token_protected_server_the_page_asks_once_and_keeps_the_key(tmp_path: P
         assert page.evaluate("localStorage.getItem('rag-assistant-api-key')") is None
 
 
+
+def test_a_key_no_browser_can_send_is_refused_and_the_page_keeps_working(tmp_path: Path, page) -> None:
+    from rag_assistant.api.local_security import LocalSecurity
+    from rag_assistant.embedding.hashing import HashingEmbedder
+
+    # curl can send this token's UTF-8 bytes; a browser's fetch refuses any header beyond
+    # latin-1, so a saved copy would break every request of the page, listing included.
+    token = "비밀-토큰-for-the-page-test"
+    config = Settings(RAG_DATA_DIR=tmp_path / "data", LLM_PROVIDER="extractive")
+    app = create_app(lambda: create_service(config, embedder=HashingEmbedder()), security=LocalSecurity(token=token))
+    with serving(app) as url:
+        page.goto(url)
+        page.wait_for_selector("#key-form:not([hidden])")
+        page.fill("#api-key", token)
+        page.click("#key-save")
+        page.wait_for_selector("#key-status:has-text('ASCII')")
+        assert page.evaluate("localStorage.getItem('rag-assistant-api-key')") is None
+        page.reload()
+        page.locator("#documents-empty:has-text('No documents yet')").wait_for(timeout=30_000)
+
 # --- the same page on the AWS shape: API Gateway + the Lambda handlers, DynamoDB Local, moto S3 ---
 
 API_KEY = "aws-page-test-key-0123456789"

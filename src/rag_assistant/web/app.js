@@ -54,6 +54,12 @@ function wireKeyForm() {
     event.preventDefault();
     const key = $("api-key").value.trim();
     if (!key) return;
+    // fetch refuses a header beyond latin-1, and the server compares UTF-8 bytes: only an
+    // ASCII key can work. Saved, any other would break every request, reads included.
+    if (!/^[\x20-\x7e]+$/.test(key)) {
+      showKeyForm("A browser cannot send this key: use ASCII letters, digits and punctuation (RAG_API_TOKEN)");
+      return;
+    }
     try { localStorage.setItem(KEY_STORE, key); } catch { /* private mode: this page only */ }
     $("api-key").value = "";
     showKeyForm();
