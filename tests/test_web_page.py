@@ -104,6 +104,26 @@ def test_rejected_upload_and_delete(server_url: str, page, tmp_path: Path) -> No
     assert "not a PDF" in failed.inner_text()
 
 
+def test_a_bracketed_number_quoted_from_a_document_is_not_a_citation(tmp_path: Path, page) -> None:
+    from rag_assistant.embedding.hashing import HashingEmbedder
+
+    # The extractive answer quotes "... two o'clock [2]." verbatim: that [2] is the document's
+    # own reference mark, not source 2 (another file, which the answer does not cite).
+    config = Settings(RAG_DATA_DIR=tmp_path / "data", LLM_PROVIDER="extractive")
+    service = create_service(config, embedder=HashingEmbedder())
+    service.ingest_bytes("upload:///backup.md", "backup.md", b"# Backups\nThe nightly backup runs at two o'clock [2].\n")
+    service.ingest_bytes("upload:///pets.md", "pets.md", b"# Pets\nThe office cat sleeps on the warm printer.\n")
+    with serving(create_app(lambda: service)) as url:
+        page.goto(url)
+        page.wait_for_selector("#documents tbody tr")
+        page.fill("#question", "When does the nightly backup run?")
+        page.click("#ask-button")
+        page.wait_for_selector("#answer-text:has-text('two o')")
+        assert "[2]" in page.inner_text("#answer-text")
+        buttons = page.locator("#answer-text button.cite")
+        assert [buttons.nth(i).inner_text() for i in range(buttons.count())] == ["[1]"]
+        assert buttons.first.get_attribute("title") == "backup.md"
+
 def test_token_protected_server_the_page_asks_once_and_keeps_the_key(tmp_path: Path, page) -> None:
     from rag_assistant.api.local_security import LocalSecurity
     from rag_assistant.embedding.hashing import HashingEmbedder

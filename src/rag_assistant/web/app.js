@@ -129,11 +129,12 @@ function showAnswer(result) {
   $("answer-notice").hidden = !result.notice;
   const text = $("answer-text");
   text.replaceChildren();
-  // Turn each [n] into a button that opens source n.
+  // Turn each [n] into a button that opens source n, when the answer cites n: a quoted
+  // sentence keeps its document's own reference marks ("[2]"), which name no source of ours.
   const parts = result.answer.split(/(\[\d+\])/);
   for (const part of parts) {
     const match = /^\[(\d+)\]$/.exec(part);
-    const source = match && result.sources.find((s) => s.number === Number(match[1]));
+    const source = match && result.sources.find((s) => s.number === Number(match[1]) && s.cited);
     if (source) {
       const cite = el("button", { type: "button", class: "cite", textContent: part, "data-n": match[1] });
       cite.title = `${source.file_name}${source.page ? `, page ${source.page}` : ""}`;
