@@ -138,6 +138,10 @@ def test_invalid_configuration_is_one_clear_line(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "invalid configuration" in result.stderr and "RAG_CHUNK_SIZE" in result.stderr
+    # Not blamed on an option: an unknown log level read "Invalid value for --cursor".
+    result = CliRunner().invoke(cli, ["documents"], env={"RAG_DATA_DIR": str(tmp_path), "LOG_LEVEL": "verbose"})
+    assert result.exit_code == 1
+    assert "invalid configuration: LOG_LEVEL" in result.stderr and "--cursor" not in result.stderr
 
 
 def test_korean_question_gets_a_korean_answer_or_a_korean_no(rag, tmp_path: Path) -> None:
