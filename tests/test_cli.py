@@ -142,6 +142,10 @@ def test_invalid_configuration_is_one_clear_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["documents"], env={"RAG_DATA_DIR": str(tmp_path), "LOG_LEVEL": "verbose"})
     assert result.exit_code == 1
     assert "invalid configuration: LOG_LEVEL" in result.stderr and "--cursor" not in result.stderr
+    # `rag serve` says it the same way (it printed a pydantic traceback).
+    result = CliRunner().invoke(cli, ["serve"], env={"RAG_DATA_DIR": str(tmp_path), "LLM_PROVIDER": "bogus"})
+    assert result.exit_code == 1
+    assert "invalid configuration: LLM_PROVIDER" in result.stderr
 
 
 def test_korean_question_gets_a_korean_answer_or_a_korean_no(rag, tmp_path: Path) -> None:
