@@ -148,6 +148,22 @@ def test_invalid_configuration_is_one_clear_line(tmp_path: Path) -> None:
     assert "invalid configuration: LLM_PROVIDER" in result.stderr
 
 
+def test_an_index_that_cannot_be_opened_is_one_clear_line(tmp_path: Path) -> None:
+    # RAG_DATA_DIR naming a file, and an index.sqlite3 that is not SQLite (damaged, or some
+    # other file): both printed a Python traceback.
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("a file, not a folder")
+    result = CliRunner().invoke(cli, ["documents"], env={"RAG_DATA_DIR": str(not_a_folder)})
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "RAG_DATA_DIR" in result.stderr and str(not_a_folder) in result.stderr
+
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "index.sqlite3").write_bytes(b"not an index at all " * 200)
+    result = CliRunner().invoke(cli, ["documents"], env={"RAG_DATA_DIR": str(damaged)})
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "not a SQLite index" in result.stderr and "index.sqlite3" in result.stderr
+
 def test_korean_question_gets_a_korean_answer_or_a_korean_no(rag, tmp_path: Path) -> None:
     policy = tmp_path / "정책.md"
     policy.write_text(
