@@ -85,6 +85,26 @@ def test_upload_index_ask_and_open_a_citation(server_url: str, page) -> None:
     assert page.inner_text("#answer-text").strip()
 
 
+def test_the_api_docs_render_offline_from_the_server_alone(server_url: str, page) -> None:
+    """Swagger UI at /docs runs from this server's own files under its strict policy: no
+    CDN (the machine may be offline, and no third-party script may run beside the key)."""
+    elsewhere: list[str] = []
+
+    def only_this_server(route) -> None:
+        if route.request.url.startswith(server_url):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_server)
+    page.goto(f"{server_url}/docs")
+    page.locator(".swagger-ui .info .title").wait_for(timeout=30_000)
+    assert "Serverless RAG Assistant" in page.inner_text(".swagger-ui .info .title")
+    page.locator(".opblock-summary-path", has_text="/rag/query").first.wait_for()
+    assert elsewhere == []
+
+
 def test_rejected_upload_and_delete(server_url: str, page, tmp_path: Path) -> None:
     bad = tmp_path / "broken.pdf"
     bad.write_bytes(b"PK\x03\x04 this is a docx")
