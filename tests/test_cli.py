@@ -138,7 +138,31 @@ def test_invalid_configuration_is_one_clear_line(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "invalid configuration" in result.stderr and "RAG_CHUNK_SIZE" in result.stderr
+    # Not blamed on an option: an unknown log level read "Invalid value for --cursor".
+    result = CliRunner().invoke(cli, ["documents"], env={"RAG_DATA_DIR": str(tmp_path), "LOG_LEVEL": "verbose"})
+    assert result.exit_code == 1
+    assert "invalid configuration: LOG_LEVEL" in result.stderr and "--cursor" not in result.stderr
+    # `rag serve` says it the same way (it printed a pydantic traceback).
+    result = CliRunner().invoke(cli, ["serve"], env={"RAG_DATA_DIR": str(tmp_path), "LLM_PROVIDER": "bogus"})
+    assert result.exit_code == 1
+    assert "invalid configuration: LLM_PROVIDER" in result.stderr
 
+
+def test_an_index_that_cannot_be_opened_is_one_clear_line(tmp_path: Path) -> None:
+    # RAG_DATA_DIR naming a file, and an index.sqlite3 that is not SQLite (damaged, or some
+    # other file): both printed a Python traceback.
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("a file, not a folder")
+    result = CliRunner().invoke(cli, ["documents"], env={"RAG_DATA_DIR": str(not_a_folder)})
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "RAG_DATA_DIR" in result.stderr and str(not_a_folder) in result.stderr
+
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "index.sqlite3").write_bytes(b"not an index at all " * 200)
+    result = CliRunner().invoke(cli, ["documents"], env={"RAG_DATA_DIR": str(damaged)})
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "not a SQLite index" in result.stderr and "index.sqlite3" in result.stderr
 
 def test_korean_question_gets_a_korean_answer_or_a_korean_no(rag, tmp_path: Path) -> None:
     policy = tmp_path / "정책.md"

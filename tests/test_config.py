@@ -41,6 +41,9 @@ def test_defaults_are_local_and_offline(monkeypatch: pytest.MonkeyPatch) -> None
         {"RAG_CHUNK_SIZE": "100", "RAG_CHUNK_OVERLAP": "100"},
         {"RAG_TOP_K": "0"},
         {"RAG_CHUNK_SIZE": "lots"},
+        # uvicorn and logging know other names or none: `rag serve` died in a traceback.
+        {"LOG_LEVEL": "TRACE"},
+        {"LOG_LEVEL": "verbose"},
     ],
 )
 def test_invalid_settings_are_rejected_with_the_variable_named(

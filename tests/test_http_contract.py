@@ -167,6 +167,8 @@ def test_both_adapters_answer_alike(case: Case, local_client: TestClient, lambda
     for headers in (local_headers, aws_headers):
         assert "frame-ancestors 'none'" in headers["content-security-policy"]
         assert headers["x-content-type-options"] == "nosniff"
+        if case.path.startswith("/rag/") and case.path != "/rag/query":  # answers stream with no-cache
+            assert headers["cache-control"] == "no-store", case.path  # the team's documents stay out of caches
 
 
 def test_config_reports_who_answers_the_same_way(local_client: TestClient, lambda_api) -> None:

@@ -144,6 +144,21 @@ def test_write_routes_need_the_token_reads_do_not(token_client: TestClient) -> N
         "Origin": EVIL, "Access-Control-Request-Method": "DELETE"}).status_code == 403
 
 
+def test_a_token_beyond_ascii_matches_the_bytes_the_client_sends(tmp_path: Path) -> None:
+    # RAG_API_TOKEN="비밀-토큰": a client sends its UTF-8 bytes; the server must compare bytes
+    # with bytes, not the header as read (latin-1, HTTP's rule) re-encoded as UTF-8.
+    token = "비밀-토큰-for-tests"
+    app = make_app(tmp_path, LocalSecurity(token=token))
+    with TestClient(app, base_url=BASE, raise_server_exceptions=False) as c:
+        wrong = c.post("/rag/documents", files={"file": NOTE}, headers={"X-Api-Key": (token + "x").encode()})
+        assert wrong.status_code == 401 and listed(c) == []
+        created = c.post("/rag/documents", files={"file": NOTE}, headers={"X-Api-Key": token.encode()})
+        assert created.status_code == 201, created.text
+        document_id = created.json()["document"]["document_id"]
+        deleted = c.delete(f"/rag/documents/{document_id}", headers={"Authorization": f"Bearer {token}".encode()})
+        assert deleted.status_code == 204 and listed(c) == []
+
+
 def test_scope_all_protects_reads_but_not_the_page_or_its_config(tmp_path: Path) -> None:
     with TestClient(make_app(tmp_path, LocalSecurity(token=TOKEN, auth_scope="all")), base_url=BASE) as c:
         assert c.get("/rag/documents").status_code == 401

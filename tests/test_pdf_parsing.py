@@ -29,8 +29,10 @@ def test_second_nist_pdf_parses() -> None:
 
 
 def test_truncated_pdf_fails_with_a_reason() -> None:
-    with pytest.raises(CorruptFileError, match="truncated"):
+    with pytest.raises(CorruptFileError, match="truncated") as raised:
         parse_document("cut.pdf", truncated_pdf(SSDF_PDF))
+    # The marker as it appears in the file, not a doubled printf escape.
+    assert "no %EOF at the end" in str(raised.value) and "%%" not in str(raised.value)
 
 
 def test_encrypted_pdf_fails_with_a_reason() -> None:

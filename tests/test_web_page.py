@@ -85,6 +85,26 @@ def test_upload_index_ask_and_open_a_citation(server_url: str, page) -> None:
     assert page.inner_text("#answer-text").strip()
 
 
+def test_the_api_docs_render_offline_from_the_server_alone(server_url: str, page) -> None:
+    """Swagger UI at /docs runs from this server's own files under its strict policy: no
+    CDN (the machine may be offline, and no third-party script may run beside the key)."""
+    elsewhere: list[str] = []
+
+    def only_this_server(route) -> None:
+        if route.request.url.startswith(server_url):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_server)
+    page.goto(f"{server_url}/docs")
+    page.locator(".swagger-ui .info .title").wait_for(timeout=30_000)
+    assert "Serverless RAG Assistant" in page.inner_text(".swagger-ui .info .title")
+    page.locator(".opblock-summary-path", has_text="/rag/query").first.wait_for()
+    assert elsewhere == []
+
+
 def test_rejected_upload_and_delete(server_url: str, page, tmp_path: Path) -> None:
     bad = tmp_path / "broken.pdf"
     bad.write_bytes(b"PK\x03\x04 this is a docx")
@@ -103,6 +123,26 @@ def test_rejected_upload_and_delete(server_url: str, page, tmp_path: Path) -> No
     failed = page.locator("#documents tbody tr", has_text="broken.pdf")
     assert "not a PDF" in failed.inner_text()
 
+
+def test_a_bracketed_number_quoted_from_a_document_is_not_a_citation(tmp_path: Path, page) -> None:
+    from rag_assistant.embedding.hashing import HashingEmbedder
+
+    # The extractive answer quotes "... two o'clock [2]." verbatim: that [2] is the document's
+    # own reference mark, not source 2 (another file, which the answer does not cite).
+    config = Settings(RAG_DATA_DIR=tmp_path / "data", LLM_PROVIDER="extractive")
+    service = create_service(config, embedder=HashingEmbedder())
+    service.ingest_bytes("upload:///backup.md", "backup.md", b"# Backups\nThe nightly backup runs at two o'clock [2].\n")
+    service.ingest_bytes("upload:///pets.md", "pets.md", b"# Pets\nThe office cat sleeps on the warm printer.\n")
+    with serving(create_app(lambda: service)) as url:
+        page.goto(url)
+        page.wait_for_selector("#documents tbody tr")
+        page.fill("#question", "When does the nightly backup run?")
+        page.click("#ask-button")
+        page.wait_for_selector("#answer-text:has-text('two o')")
+        assert "[2]" in page.inner_text("#answer-text")
+        buttons = page.locator("#answer-text button.cite")
+        assert [buttons.nth(i).inner_text() for i in range(buttons.count())] == ["[1]"]
+        assert buttons.first.get_attribute("title") == "backup.md"
 
 def test_token_protected_server_the_page_asks_once_and_keeps_the_key(tmp_path: Path, page) -> None:
     from rag_assistant.api.local_security import LocalSecurity
@@ -135,6 +175,26 @@ def test_token_protected_server_the_page_asks_once_and_keeps_the_key(tmp_path: P
         page.click("#key-forget")
         assert page.evaluate("localStorage.getItem('rag-assistant-api-key')") is None
 
+
+
+def test_a_key_no_browser_can_send_is_refused_and_the_page_keeps_working(tmp_path: Path, page) -> None:
+    from rag_assistant.api.local_security import LocalSecurity
+    from rag_assistant.embedding.hashing import HashingEmbedder
+
+    # curl can send this token's UTF-8 bytes; a browser's fetch refuses any header beyond
+    # latin-1, so a saved copy would break every request of the page, listing included.
+    token = "비밀-토큰-for-the-page-test"
+    config = Settings(RAG_DATA_DIR=tmp_path / "data", LLM_PROVIDER="extractive")
+    app = create_app(lambda: create_service(config, embedder=HashingEmbedder()), security=LocalSecurity(token=token))
+    with serving(app) as url:
+        page.goto(url)
+        page.wait_for_selector("#key-form:not([hidden])")
+        page.fill("#api-key", token)
+        page.click("#key-save")
+        page.wait_for_selector("#key-status:has-text('ASCII')")
+        assert page.evaluate("localStorage.getItem('rag-assistant-api-key')") is None
+        page.reload()
+        page.locator("#documents-empty:has-text('No documents yet')").wait_for(timeout=30_000)
 
 # --- the same page on the AWS shape: API Gateway + the Lambda handlers, DynamoDB Local, moto S3 ---
 

@@ -17,9 +17,19 @@ log = logging.getLogger("rag_assistant")
 
 def create_store(settings: Settings) -> VectorStore:
     if settings.vectorstore_backend == "sqlite":
+        import apsw
+
         from .store.sqlite_store import SqliteVectorStore
 
-        return SqliteVectorStore(settings.store_path)
+        # A user's folder and file: say what is wrong with them, not where SQLite noticed.
+        try:
+            return SqliteVectorStore(settings.store_path)
+        except (OSError, apsw.CantOpenError) as exc:
+            raise ConfigurationError(f"cannot use {settings.store_path.parent} as the index folder "
+                                     f"(RAG_DATA_DIR): {getattr(exc, 'strerror', None) or exc}") from None
+        except apsw.NotADBError:
+            raise ConfigurationError(f"{settings.store_path} is not a SQLite index (damaged, or another "
+                                     "file): move it away and index again") from None
     if settings.vectorstore_backend == "dynamodb":
         from .store.dynamodb_store import DynamoDBVectorStore
 

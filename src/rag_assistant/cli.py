@@ -18,21 +18,26 @@ from .errors import RagError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _settings(**overrides: Any):  # -> Settings, or one clear line naming the bad variables
+    from pydantic import ValidationError
+
+    from .config import load_settings
+
+    try:
+        return load_settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise click.ClickException(f"invalid configuration: {problems}") from None
+
+
 def _service(ctx: click.Context):  # -> RagService, imported lazily for a fast `rag --help`
     if "service" not in ctx.obj:
-        from pydantic import ValidationError
-
         from .bootstrap import create_service
-        from .config import load_settings
         from .observability import configure_logging
 
-        try:
-            settings = load_settings()
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-            )
-            raise click.ClickException(f"invalid configuration: {problems}") from None
+        settings = _settings()
         configure_logging("WARNING" if settings.log_level == "INFO" else settings.log_level,
                           json_lines=settings.in_lambda)
         ctx.obj["service"] = create_service(settings)
@@ -228,13 +233,12 @@ def serve(host: str, port: int, token: str | None, allow_hosts: tuple[str, ...])
 
     from .api.app import create_local_app
     from .api.local_security import is_loopback
-    from .config import load_settings
     from .observability import configure_logging
 
     overrides: dict[str, object] = {}
     if token:
         overrides["api_token"] = token
-    settings = load_settings(**overrides)
+    settings = _settings(**overrides)
     if allow_hosts:
         names = ",".join([settings.allowed_hosts, *allow_hosts]).strip(",")
         settings = settings.model_copy(update={"allowed_hosts": names})

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 LLM_PROVIDERS = ("openai", "bedrock", "openai-compatible", "extractive")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _default_data_dir() -> Path:
@@ -146,7 +147,11 @@ class Settings(BaseSettings):
     @field_validator("log_level")
     @classmethod
     def _upper_level(cls, value: str) -> str:
-        return value.strip().upper() or "INFO"
+        level = value.strip().upper() or "INFO"
+        # The names both logging and uvicorn (`rag serve`) know; any other crashed them at start.
+        if level not in LOG_LEVELS:
+            raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
+        return level
 
     @field_validator("llm_provider")
     @classmethod

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Mapping
 from contextlib import asynccontextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
@@ -217,6 +218,11 @@ def create_app(
         return FileResponse(str(web / "index.html"), media_type="text/html; charset=utf-8",
                             headers={"Cache-Control": "no-cache"})
 
+    # Swagger UI's script and styles come from a package (fastapi-offline's copy of
+    # swagger-ui-dist 5), never from a CDN: the docs work offline, and no third-party script
+    # runs on the origin where the page keeps its API key.
+    app.mount("/docs/static", StaticFiles(directory=str(_swagger_static())), name="docs-static")
+
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         return _swagger_ui(app)
@@ -224,16 +230,25 @@ def create_app(
     return app
 
 
+def _swagger_static() -> Path:
+    import fastapi_offline
+
+    return Path(fastapi_offline.__file__).parent / "static"
+
+
 def _swagger_ui(app: FastAPI) -> HTMLResponse:
-    """Swagger UI (from its CDN) under a policy that allows exactly its one inline script."""
-    cdn = "https://cdn.jsdelivr.net"
-    page = get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - docs")
+    """Swagger UI from this server's own files, under a policy that allows exactly its one
+    inline script."""
+    page = get_swagger_ui_html(
+        openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - docs",
+        swagger_js_url="/docs/static/swagger-ui-bundle.js", swagger_css_url="/docs/static/swagger-ui.css",
+        swagger_favicon_url="/docs/static/favicon.png")
     html = bytes(page.body).decode()
     hashes = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
         for script in re.findall(r"<script>(.*?)</script>", html, flags=re.S))
-    policy = (f"default-src 'none'; script-src {cdn} {hashes}; style-src {cdn}; img-src 'self' data: "
-              f"https://fastapi.tiangolo.com; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+    policy = (f"default-src 'none'; script-src 'self' {hashes}; style-src 'self'; img-src 'self' data:; "
+              "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'")
     return HTMLResponse(html, headers={"Content-Security-Policy": policy})
 
 

@@ -366,6 +366,9 @@ class PageSecurity:
             "X-Frame-Options": "DENY",
             "Referrer-Policy": "no-referrer",
             "Cross-Origin-Opener-Policy": "same-origin",
+            # Answers and document lists are the team's documents: no shared or browser cache
+            # keeps them (the page's own files set their own caching).
+            "Cache-Control": "no-store",
         }
 
 

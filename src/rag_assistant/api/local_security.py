@@ -83,7 +83,9 @@ class LocalSecurity:
             presented = value.strip() if scheme.lower() == "bearer" else None
         if not presented or self.token is None:
             return False
-        return hmac.compare_digest(presented.encode("utf-8", "replace"), self.token.encode("utf-8"))
+        # LocalGuard reads headers as latin-1 (HTTP's rule): encoding back gives the bytes the
+        # client sent, which for a token beyond ASCII are its UTF-8 bytes.
+        return hmac.compare_digest(presented.encode("latin-1", "replace"), self.token.encode("utf-8"))
 
     def check(self, method: str, path: str, headers: dict[str, str]) -> dict[str, str] | None:
         """None to go on; preflight headers to answer 204 with; ApiError to refuse."""

@@ -68,6 +68,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", "public", ("local",)),
     Route("GET", "/openapi.json", "public", ("local",)),
     Route("GET", "/docs", "public", ("local",)),
+    Route("GET", "/docs/static/{file}", "public", ("local",)),
 )
 
 

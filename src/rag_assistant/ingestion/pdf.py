@@ -63,7 +63,7 @@ def _extract(data: bytes, max_pages: int | None, max_chars: int | None) -> list[
             raise EncryptedFileError(
                 "the PDF is encrypted with a password; save an unprotected copy and upload that"
             ) from None
-        hint = "" if b"%%EOF" in data[-4096:] else "; it looks truncated (no %%EOF at the end)"
+        hint = "" if b"%%EOF" in data[-4096:] else "; it looks truncated (no %EOF at the end)"
         raise CorruptFileError(f"the PDF could not be read ({_pdfium_reason(exc)}){hint}") from None
 
     pages: list[Page] = []

@@ -198,7 +198,7 @@ class SqliteVectorStore:
                 self._model = (name, dimension)
             elif self._model != (name, dimension):
                 raise ModelMismatchError(
-                    f"the index at {self.path} was built with embedding model {self._model[0]} "
+                    f"the index in RAG_DATA_DIR was built with embedding model {self._model[0]} "
                     f"({self._model[1]} dimensions), not {name} ({dimension}); set "
                     f"EMBEDDING_MODEL_NAME={self._model[0]} or point RAG_DATA_DIR at a new folder"
                 )

@@ -54,6 +54,12 @@ function wireKeyForm() {
     event.preventDefault();
     const key = $("api-key").value.trim();
     if (!key) return;
+    // fetch refuses a header beyond latin-1, and the server compares UTF-8 bytes: only an
+    // ASCII key can work. Saved, any other would break every request, reads included.
+    if (!/^[\x20-\x7e]+$/.test(key)) {
+      showKeyForm("A browser cannot send this key: use ASCII letters, digits and punctuation (RAG_API_TOKEN)");
+      return;
+    }
     try { localStorage.setItem(KEY_STORE, key); } catch { /* private mode: this page only */ }
     $("api-key").value = "";
     showKeyForm();
@@ -123,11 +129,12 @@ function showAnswer(result) {
   $("answer-notice").hidden = !result.notice;
   const text = $("answer-text");
   text.replaceChildren();
-  // Turn each [n] into a button that opens source n.
+  // Turn each [n] into a button that opens source n, when the answer cites n: a quoted
+  // sentence keeps its document's own reference marks ("[2]"), which name no source of ours.
   const parts = result.answer.split(/(\[\d+\])/);
   for (const part of parts) {
     const match = /^\[(\d+)\]$/.exec(part);
-    const source = match && result.sources.find((s) => s.number === Number(match[1]));
+    const source = match && result.sources.find((s) => s.number === Number(match[1]) && s.cited);
     if (source) {
       const cite = el("button", { type: "button", class: "cite", textContent: part, "data-n": match[1] });
       cite.title = `${source.file_name}${source.page ? `, page ${source.page}` : ""}`;
