@@ -57,6 +57,18 @@ def test_prose_is_quoted_not_shell_lines_or_markup() -> None:
         assert debris not in answer.text
 
 
+def test_a_documents_own_reference_marks_are_not_shown_as_citations() -> None:
+    """"... at two o'clock [2]." quoted as is would read as a citation of source 2."""
+    from rag_assistant.answering.extractive import ExtractiveAnswerer
+
+    hits = _hits("The nightly backup of the file servers runs at 02:00 every day [2], as the retention "
+                 "policy [3, 4] requires.", "The cafeteria opens at eight.")
+    answer = ExtractiveAnswerer().generate("When does the nightly backup of the file servers run?", hits)
+    assert answer.answered and answer.cited == (1,)
+    assert answer.text == "The nightly backup of the file servers runs at 02:00 every day, as the retention policy requires. [1]"
+    assert "[2]" in answer.quotes[1]  # the quote itself stays verbatim: the page finds it in the source
+
+
 def test_a_question_about_the_command_gets_the_command() -> None:
     from rag_assistant.answering.extractive import ExtractiveAnswerer
 

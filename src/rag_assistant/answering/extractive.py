@@ -143,6 +143,9 @@ class ExtractiveAnswerer:
             quote = _trim(candidate, asked)
             quotes.setdefault(candidate.source, []).append(quote)
             shown = quote if quote == candidate.text else _elided(candidate.text, quote)
+            # The document's own reference marks ("[2]", "[3, 4]") would read as citations of
+            # our sources: dropped from the answer text (the quote stays verbatim).
+            shown = _REFERENCE_MARK.sub("", shown)
             run_ends = k + 1 == len(chosen) or chosen[k + 1].source != candidate.source
             parts.append(f"{shown} [{candidate.source}]" if run_ends else shown)
         return GeneratedAnswer(
@@ -501,6 +504,9 @@ def is_fragment(sentence: str) -> bool:
     finished = stripped.endswith(_TERMINAL)
     short = len(stripped.split()) < (3 if is_korean(stripped) else 6)
     return (not finished and short) or (not finished and len(stripped) < 40) or stripped[:1].islower()
+
+
+_REFERENCE_MARK = re.compile(r"[ \t]?\[\d{1,3}(?:[ \t]?[,–-][ \t]?\d{1,3}){0,20}\]")
 
 
 # --- the shortest span ---------------------------------------------------------------------
