@@ -83,7 +83,6 @@ test-fast: install-test
 
 lint: install-lint
 	$(BIN)/ruff check src tests bench infrastructure/cdk scripts
-	$(BIN)/ruff format --check src tests bench infrastructure/cdk scripts
 	$(BIN)/mypy
 
 # Each writes its own section of docs/BENCHMARKS.md.

@@ -26,12 +26,13 @@ RAG = str(Path(sys.executable).with_name("rag"))
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "bench"))
 
+from report import write_section  # noqa: E402
+
 from rag_assistant.config import Settings  # noqa: E402
 from rag_assistant.embedding.registry import create_embedder  # noqa: E402
 from rag_assistant.ingestion.chunking import chunk_sections  # noqa: E402
 from rag_assistant.ingestion.parsing import parse_document  # noqa: E402
 from rag_assistant.models import Chunk  # noqa: E402
-from report import write_section  # noqa: E402
 
 
 def timed(fn, repeat: int) -> list[float]:
@@ -67,7 +68,7 @@ def bench_parsing(repeat: int) -> list[str]:
     ours_t = statistics.median(timed(ours, repeat))
     base_t = statistics.median(timed(pypdf_baseline, max(1, repeat // 2)))
     return [
-        "### Parsing (both NIST PDFs, %d pages)" % pages,
+        f"### Parsing (both NIST PDFs, {pages} pages)",
         "",
         "| parser | pages/s (median) | ratio |",
         "|---|---|---|",
@@ -99,7 +100,7 @@ def bench_embedding(embedder, chunks: list[Chunk], repeat: int) -> list[str]:
                                      ("fixed batches of 32, padded to the longest", 32, 10**9),
                                      ("length-sorted, <= 256 padded tokens per batch (default)", 32, 256)]:
             embedder._batch_size, embedder._batch_tokens = batch, budget
-            t = statistics.median(timed(lambda: embedder.embed_documents(texts), repeat))
+            t = statistics.median(timed(lambda texts=texts: embedder.embed_documents(texts), repeat))
             baseline = baseline or t
             rows.append(f"| {label} | {len(texts) / t:.1f} | {baseline / t:.2f}x |")
         sections += [

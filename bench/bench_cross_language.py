@@ -20,11 +20,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "bench"))
 
+from report import write_section  # noqa: E402
+
 from rag_assistant.bootstrap import create_service  # noqa: E402
 from rag_assistant.config import Settings  # noqa: E402
 from rag_assistant.embedding.registry import create_embedder  # noqa: E402
 from rag_assistant.evaluation.beir import read_corpus, read_qrels, read_queries  # noqa: E402
-from report import write_section  # noqa: E402
 
 FIXTURES = REPO / "tests" / "fixtures"
 SET = FIXTURES / "cross_language"

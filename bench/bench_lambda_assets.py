@@ -27,8 +27,9 @@ sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "infrastructure" / "cdk"))
 
-from rag_stack import packaging  # noqa: E402
 from report import write_section  # noqa: E402
+
+from rag_stack import packaging  # noqa: E402
 
 SHARED = Path(os.environ.get("RAG_SHARED_DIR", REPO.parent / "shared"))
 SCIFACT = SHARED / "data" / "scifact"
@@ -86,7 +87,7 @@ def quality_and_speed(model_dir: Path) -> list[str]:
         query_matrix = model.embed_documents(list(queries.values()))
         ranking = np.argsort(-(query_matrix @ matrix.T), axis=1)[:, :10]
         scores[name] = statistics.fmean(
-            ndcg_at([ids[i] for i in row], qrels[q], 10) for q, row in zip(queries, ranking))
+            ndcg_at([ids[i] for i in row], qrels[q], 10) for q, row in zip(queries, ranking, strict=True))
     cosines = (vectors["fp32"] * vectors["int8"]).sum(axis=1)
     fp32_speed, int8_speed = statistics.median(speed["fp32"]), statistics.median(speed["int8"])
     return [

@@ -34,8 +34,9 @@ for extra in ("tests", "bench", "src", "infrastructure/cdk"):
 
 from aws_services import aws_settings, lambda_runtime_site, running_dynamodb_local, running_moto_server  # noqa: E402
 from bench_aws import COLD, PDF  # noqa: E402
-from rag_stack import packaging  # noqa: E402
 from report import write_section  # noqa: E402
+
+from rag_stack import packaging  # noqa: E402
 
 RUNS = 5
 

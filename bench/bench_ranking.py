@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import ranking_lab as lab  # noqa: E402
-from report import write_section  # noqa: E402
+import ranking_lab as lab
+from report import write_section
 
-from rag_assistant.retrieval import fusion  # noqa: E402
-from rag_assistant.text.bm25 import BM25Index, BM25Parameters  # noqa: E402
-from rag_assistant.text.keywords import keyword_terms  # noqa: E402
+from rag_assistant.retrieval import fusion
+from rag_assistant.text.bm25 import BM25Index, BM25Parameters
+from rag_assistant.text.keywords import keyword_terms
 
 POOL = 50  # candidates per ranking, as the retriever asks
 GRID_K1, GRID_B = (0.6, 0.9, 1.2), (0.5, 0.75)
@@ -214,7 +214,7 @@ def candidate_lists(ds: lab.Dataset, model: str, terms: Callable[[str], list[str
     queries = lab.vectors(ds, model, "queries")
     lists = keyword_lists(ds, terms, BM25Parameters())
     out = []
-    for i, (query, keyword) in enumerate(zip(ds.queries.values(), lists, strict=True)):
+    for i, (_query, keyword) in enumerate(zip(ds.queries.values(), lists, strict=True)):
         scores = chunks @ queries[i]
         top = np.argsort(-scores, kind="stable")[:POOL]
         dense = [(int(c), float(scores[c])) for c in top]

@@ -23,12 +23,13 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "bench"))
 SHARED = Path(os.environ.get("RAG_SHARED_DIR", REPO.parent / "shared"))
 
+from report import write_section  # noqa: E402
+
 from rag_assistant.bootstrap import create_service  # noqa: E402
 from rag_assistant.config import Settings  # noqa: E402
 from rag_assistant.embedding.registry import create_embedder  # noqa: E402
 from rag_assistant.evaluation.beir import read_corpus, read_qrels, read_queries  # noqa: E402
 from rag_assistant.evaluation.runner import index_corpus, run_queries, score_run  # noqa: E402
-from report import write_section  # noqa: E402
 
 WEIGHTS = (0.3, 0.4, 0.5, 0.6)
 #: SQuAD is not tuned on: the plateau of SciFact's best weights is reported.

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from lambda_support import FakeContext, invoke_upload, s3_event
+
 from rag_assistant.api.routes import API_KEY_HEADER, GATEWAY_ERRORS, Route, find_route
 
 STAGE = "prod"

@@ -14,7 +14,6 @@ from urllib.parse import quote_plus
 
 import boto3
 import pytest
-
 from aws_services import create_bucket, create_table
 
 EVENTS = Path(__file__).parent / "events"

@@ -50,7 +50,7 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args) -> None:  # quiet
             pass
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             script.requests.append(body)
             script.headers.append({k.lower(): v for k, v in self.headers.items()})
@@ -77,7 +77,6 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
 
         def _embeddings(self, body: dict) -> None:
             import base64
-            import hashlib
             import struct
 
             inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]

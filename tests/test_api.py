@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
-
 from conftest import SSDF_PDF, ZERO_TRUST_PDF
+from fastapi.testclient import TestClient
 from pdf_factory import truncated_pdf
+
 from rag_assistant.answering.base import NO_ANSWER_KO
 from rag_assistant.api.app import create_app
 from rag_assistant.api.contract import CorsPolicy

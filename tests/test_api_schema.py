@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from conftest import ZERO_TRUST_PDF
 from hypothesis import HealthCheck, settings
 
-from conftest import ZERO_TRUST_PDF
 from rag_assistant.api.app import create_app
 from rag_assistant.api.local_security import LocalSecurity
 from rag_assistant.bootstrap import create_service

@@ -10,13 +10,12 @@ import urllib.request
 
 import boto3
 import pytest
-
 from conftest import SSDF_PDF, ZERO_TRUST_PDF
-from pdf_factory import truncated_pdf
 
 # api_event, s3_event and FakeContext are imported from here by bench/ too.
 from lambda_support import FakeContext, api_event, invoke_api, invoke_upload, s3_event  # noqa: F401
 from lambda_support import reset_handlers as _reset_handlers
+from pdf_factory import truncated_pdf
 
 
 @pytest.fixture()
@@ -277,6 +276,7 @@ def test_a_lifecycle_expiration_removes_the_document(lambda_env) -> None:
 def test_query_function_answers_with_openai_using_the_key_from_ssm(lambda_env, openai_key_in_ssm, monkeypatch) -> None:
     """Protocol test: the official SDK against tests/openai_wire.py, the key read from SSM."""
     from openai_wire import Script, openai_wire_server
+
     from rag_assistant.aws import runtime
 
     s3, bucket = lambda_env["s3"], lambda_env["bucket"]
@@ -298,6 +298,7 @@ def test_query_function_answers_with_openai_using_the_key_from_ssm(lambda_env, o
 def test_functions_embed_with_openai_using_the_key_from_ssm(lambda_env, openai_key_in_ssm, monkeypatch) -> None:
     """Protocol test: EMBEDDING_MODEL_NAME=openai/...: the upload function reads the key too."""
     from openai_wire import Script, openai_wire_server
+
     from rag_assistant.aws import runtime
 
     s3, bucket = lambda_env["s3"], lambda_env["bucket"]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from aws_services import create_bucket
+
 from rag_assistant.blobs.base import BlobNotFoundError, BlobStore
 from rag_assistant.blobs.local import LocalBlobStore
 from rag_assistant.blobs.s3 import S3BlobStore

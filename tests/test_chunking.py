@@ -1,3 +1,4 @@
+import itertools
 from collections.abc import Sequence
 
 import pytest
@@ -41,7 +42,7 @@ def check_spans(text: str, counter, max_tokens: int, overlap: int) -> None:
     for span in spans:
         assert span.start < span.end
         assert counter.count_tokens([text[span.start : span.end]])[0] <= max_tokens
-    for prev, nxt in zip(spans, spans[1:]):
+    for prev, nxt in itertools.pairwise(spans):
         assert prev.start < nxt.start and prev.end < nxt.end  # progress, no duplicates
         assert nxt.start <= prev.end  # nothing lost between chunks
         if nxt.start < prev.end:
@@ -85,8 +86,8 @@ def test_invalid_budgets_are_rejected() -> None:
 
 
 def test_chunks_prefer_paragraph_boundaries() -> None:
-    para_a = " ".join(["Alpha sentence number %d." % i for i in range(8)])
-    para_b = " ".join(["Bravo sentence number %d." % i for i in range(8)])
+    para_a = " ".join([f"Alpha sentence number {i}." for i in range(8)])
+    para_b = " ".join([f"Bravo sentence number {i}." for i in range(8)])
     text = f"{para_a}\n\n{para_b}"
     spans = split_spans(text, WORDS, 60, 0)
     assert [text[s.start : s.end].strip() for s in spans] == [para_a, para_b]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import PDF_DIR, SSDF_PDF, ZERO_TRUST_PDF
 from pdf_factory import docx_bytes, encrypted_pdf, scanned_pdf, truncated_pdf
+
 from rag_assistant.cli import cli
 
 # Each command is a `rag` process that loads the real model.

@@ -2,9 +2,9 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import FIXTURES
 from embedder_contract import EmbedderContract
+
 from rag_assistant.embedding.base import Embedder
 from rag_assistant.embedding.registry import canonical_model_name, create_embedder
 from rag_assistant.errors import ConfigurationError
@@ -17,7 +17,7 @@ def test_vectors_agree_with_sentence_transformers_reference(minilm) -> None:
     ours = minilm.embed_documents(reference["texts"])
     expected = np.array(reference["vectors"], dtype=np.float32)
     cosines = (ours * expected).sum(axis=1) / np.linalg.norm(expected, axis=1)
-    assert cosines.min() >= 0.99, dict(zip(reference["texts"], cosines.round(5)))
+    assert cosines.min() >= 0.99, dict(zip(reference["texts"], cosines.round(5), strict=True))
 
 
 def test_the_local_default_is_the_int8_model_and_agrees_with_the_reference(minilm, model_cache) -> None:

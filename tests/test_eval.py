@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import FIXTURES
+
 from rag_assistant.cli import cli
 from rag_assistant.evaluation.metrics import mrr_at, ndcg_at, recall_at
 

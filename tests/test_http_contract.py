@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-
 from lambda_support import api_event, invoke_api, reset_handlers
+
 from rag_assistant.api.app import create_app
 from rag_assistant.api.local_security import LocalSecurity
 from rag_assistant.api.routes import find_route

@@ -11,8 +11,8 @@ import json
 import logging
 
 import pytest
-
 from openai_wire import Script, openai_wire_server
+
 from rag_assistant.answering.base import NO_ANSWER_EN, NO_ANSWER_KO
 from rag_assistant.answering.chat import ChatReply, ProviderError, TokenUsage, estimated_cost
 from rag_assistant.answering.citations import resolve_citations

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-
 from http_support import serving
+
 from rag_assistant.api.app import create_app
 from rag_assistant.api.contract import CorsPolicy
 from rag_assistant.api.local_security import LocalSecurity, is_loopback

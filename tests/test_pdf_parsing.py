@@ -1,7 +1,7 @@
 import pytest
-
 from conftest import SSDF_PDF, ZERO_TRUST_PDF
 from pdf_factory import docx_bytes, encrypted_pdf, scanned_pdf, truncated_pdf
+
 from rag_assistant.errors import CorruptFileError, EncryptedFileError, NoTextLayerError
 from rag_assistant.ingestion.parsing import parse_document
 

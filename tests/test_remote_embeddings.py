@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-
 from embedder_contract import EmbedderContract
 from openai_wire import Script, embedding_for, openai_wire_server
+
 from rag_assistant.embedding import minilm
 from rag_assistant.embedding.registry import create_embedder
 from rag_assistant.embedding.remote import BedrockEmbedder, TokenCounter

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rag_assistant.embedding.hashing import HashingEmbedder
 from rag_assistant.models import Chunk, SearchHit
-from rag_assistant.text.keywords import keyword_terms
 from rag_assistant.retrieval import fusion
 from rag_assistant.retrieval.retriever import Retriever, unreadable_by
+from rag_assistant.text.keywords import keyword_terms
 
 
 def test_keyword_terms_stem_english_and_bigram_korean() -> None:

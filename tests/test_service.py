@@ -68,7 +68,7 @@ def test_oversized_files_are_refused_before_reading(settings, hashing_embedder, 
     with create_service(small_limit, embedder=hashing_embedder) as service:
         result = service.ingest_path(big)
     assert result.outcome is IngestOutcome.FAILED and result.error_code == "file_too_large"
-    assert "the file is 2,048 bytes; the limit is 1,024 bytes (RAG_MAX_FILE_BYTES)" == result.reason
+    assert result.reason == "the file is 2,048 bytes; the limit is 1,024 bytes (RAG_MAX_FILE_BYTES)"
     assert result.chunk_count == 0
 
 

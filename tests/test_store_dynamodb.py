@@ -4,10 +4,10 @@ this backend has (warm reads, retries, the native vector index protocol)."""
 import boto3
 import numpy as np
 import pytest
-
 from aws_services import create_table
-from rag_assistant.store.dynamodb_store import DynamoDBVectorStore
 from store_contract import EMBEDDER, LeaseContract, StoreContract, put
+
+from rag_assistant.store.dynamodb_store import DynamoDBVectorStore
 
 
 class TestDynamoDBStore(StoreContract, LeaseContract):

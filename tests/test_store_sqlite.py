@@ -1,8 +1,8 @@
 import pytest
+from store_contract import EMBEDDER, LeaseContract, StoreContract, put
 
 from rag_assistant.errors import ModelMismatchError
 from rag_assistant.store.sqlite_store import SqliteVectorStore
-from store_contract import EMBEDDER, LeaseContract, StoreContract, put
 
 
 class TestSqliteStore(StoreContract, LeaseContract):

@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import ZERO_TRUST_PDF
 from http_support import serving
+
 from rag_assistant.api.app import create_app
 from rag_assistant.bootstrap import create_service
 from rag_assistant.config import Settings
@@ -208,6 +208,7 @@ def aws_site(lambda_env, monkeypatch):
 
     from apigw_local import local_aws
     from lambda_support import reset_handlers
+
     from rag_assistant.aws import runtime
 
     stack = ExitStack()

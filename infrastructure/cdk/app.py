@@ -8,8 +8,8 @@ Account: the CLI's credentials (CDK_DEFAULT_ACCOUNT). Every other setting: rag_s
 from __future__ import annotations
 
 import aws_cdk as cdk
-
 from rag_serverless_stack import STACK_NAME, RagServerlessStack
+
 from rag_stack.nag import check_with_cdk_nag
 from rag_stack.settings import StackSettings
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from .answering.base import AnswerGenerator
 from .config import Settings
@@ -84,7 +85,7 @@ def create_chat_model(settings: Settings):  # -> answering.chat.ChatModel
     from .answering.chat import ProviderError
 
     provider = settings.llm_provider
-    common = {"temperature": settings.llm_temperature, "max_tokens": settings.llm_max_tokens,
+    common: dict[str, Any] = {"temperature": settings.llm_temperature, "max_tokens": settings.llm_max_tokens,
               "timeout": settings.llm_timeout_seconds, "max_retries": settings.llm_max_retries}
     if provider == "bedrock":
         from .answering.bedrock_chat import BedrockChat

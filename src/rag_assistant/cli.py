@@ -9,11 +9,14 @@ import textwrap
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from .errors import RagError
+
+if TYPE_CHECKING:
+    from .retrieval.retriever import Mode as RetrievalMode
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -293,7 +296,7 @@ def export_model(out_dir: Path, fp32: bool) -> None:
 @_friendly_errors
 def evaluate(ctx: click.Context, corpus_path: Path | None, queries_path: Path | None, qrels_path: Path | None,
              squad_path: Path | None, score_answers_too: bool, hold_out: int | None, top_k: int,
-             run_out: Path | None, retrieval: str | None, sample: int | None, as_json: bool) -> None:
+             run_out: Path | None, retrieval: RetrievalMode | None, sample: int | None, as_json: bool) -> None:
     """Measure retrieval on a golden set: nDCG@10, Recall@100, MRR@10, latency; with
     --answers, the answers too: how often they contain a gold answer, how often questions the
     documents cannot answer are declined, and how long the answers are.
@@ -311,6 +314,7 @@ def evaluate(ctx: click.Context, corpus_path: Path | None, queries_path: Path | 
     from .evaluation.runner import EvalReport, index_corpus, run_queries, score_run, write_trec_run
 
     answers: dict[str, list[str]] = {}
+    qrels: dict[str, dict[str, int]] | None
     try:
         if squad_path:
             if corpus_path or queries_path or qrels_path:
@@ -322,8 +326,8 @@ def evaluate(ctx: click.Context, corpus_path: Path | None, queries_path: Path | 
                 # Questions about articles the index never saw: the answerer must decline them.
                 held = {d.doc_id for d in corpus if article_of(d.doc_id) % hold_out == hold_out - 1}
                 corpus = [d for d in corpus if d.doc_id not in held]
-                for query_id, judged in list(qrels.items()):
-                    if set(judged) <= held:
+                for query_id, relevant in list(qrels.items()):
+                    if set(relevant) <= held:
                         del qrels[query_id]
                         answers[query_id] = []
         else:

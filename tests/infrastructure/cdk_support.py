@@ -26,9 +26,8 @@ def synthesize(bundle: bool = False, **context):
     template does not depend on the assets' contents, and test_lambda_packaging builds them.
     """
     import aws_cdk as cdk
-    from aws_cdk.assertions import Template
-
     from app import build_app
+    from aws_cdk.assertions import Template
 
     settings = {"account": ACCOUNT, "region": REGION} | context
     app_context = {k: v for k, v in settings.items()}

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from cdk_support import CDK_DIR, synthesize
 
 REPO = CDK_DIR.parents[1]

@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from cdk_support import CDK_DIR, synthesize
 
 CHECKOV = CDK_DIR.parents[1] / "tools" / "checkov" / ".venv" / "bin" / "checkov"

@@ -54,7 +54,7 @@ def _deployment(template: dict) -> Deployment:
 
 
 @pytest.fixture(scope="module")
-def stage(default_stack, local_bundles, dynamodb_local, tmp_path_factory):  # noqa: F811 - fixtures
+def stage(default_stack, local_bundles, dynamodb_local, tmp_path_factory):
     """The synthesized stack's data stores on the stand-ins, and a way to start its functions."""
     import boto3
     from aws_services import lambda_runtime_site

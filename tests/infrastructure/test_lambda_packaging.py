@@ -11,10 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from cdk_support import CDK_DIR, local_bundles  # noqa: F401 - puts infrastructure/cdk on sys.path; a fixture
 
-from rag_stack import packaging  # noqa: E402
+from rag_stack import packaging
 
 REPO = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
@@ -115,7 +114,6 @@ def test_packaged_handlers_ingest_answer_and_list_from_the_assets_alone(aws_envi
                                                                          tmp_path) -> None:
     """Built for this machine's Python (3.11) by the same code that builds the 3.12 deployment."""
     import boto3
-
     from aws_services import create_bucket, create_table, lambda_runtime_site
     from conftest import SSDF_PDF
 

@@ -7,7 +7,6 @@ import json
 
 import pytest
 from aws_cdk.assertions import Match
-
 from cdk_support import ACCOUNT, REGION, default_stack, synthesize  # noqa: F401 - default_stack is a fixture
 
 FUNCTIONS = {
@@ -284,7 +283,7 @@ def test_upload_function_reads_objects_and_owns_the_table(default_stack) -> None
     for name in ("rag-upload-handler", "rag-query-handler"):
         env = functions_by_name(template)[name][1]["Properties"]["Environment"]["Variables"]
         assert env["RAG_CORPUS_SNAPSHOT_KEY"] == "rag-index/corpus-snapshot.npz"
-    assert DYNAMODB_WRITES <= set(granted)
+    assert set(granted) >= DYNAMODB_WRITES
     assert not any(a.startswith(("ssm:", "secretsmanager:")) for a in granted)
     assert "sqs:SendMessage" in granted  # its dead-letter queue
 
@@ -670,10 +669,9 @@ def test_bedrock_grants_follow_the_configured_profile_and_region() -> None:
 
 @pytest.mark.parametrize("region", ["ap-northeast-2", "us-east-1", "eu-west-1", "ca-central-1", "sa-east-1"])
 def test_the_stack_and_the_runtime_default_to_the_same_bedrock_model(region: str) -> None:
+    from rag_assistant.bootstrap import default_bedrock_model
     from rag_stack.functions import bedrock_chat_model
     from rag_stack.settings import StackSettings
-
-    from rag_assistant.bootstrap import default_bedrock_model
 
     settings = StackSettings.from_context({"llmProvider": "bedrock", "region": region}, environ={})
     assert bedrock_chat_model(settings) == default_bedrock_model(region)
@@ -736,9 +734,8 @@ def test_invalid_settings_are_refused_with_the_key_named(context, message) -> No
 
 def test_cdk_nag_fails_the_synth_on_an_unacknowledged_finding() -> None:
     import aws_cdk as cdk
-    from aws_cdk import aws_iam as iam
-
     from app import build_app
+    from aws_cdk import aws_iam as iam
     from cdk_support import ACCOUNT as account
 
     app = cdk.App(context={"account": account, "aws:cdk:bundling-stacks": []})

@@ -69,7 +69,7 @@ class LocalBundler:
     def __init__(self, pieces: tuple[str, ...], target: packaging.Target, layer: bool) -> None:
         self._pieces, self._target, self._layer = pieces, target, layer
 
-    def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:  # noqa: ARG002 - CDK's signature
+    def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
         packaging.build_bundle(Path(output_dir), self._pieces, self._target, layer=self._layer)
         return True
 

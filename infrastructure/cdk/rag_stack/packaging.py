@@ -94,7 +94,7 @@ def bytecode_compiler(target: Target) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _reports_version(interpreter: str, version: str) -> bool:
     try:
         out = subprocess.run([interpreter, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],

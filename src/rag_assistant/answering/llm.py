@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from ..models import SearchHit
 from .base import AnswerGenerator, GeneratedAnswer, no_answer_text
@@ -90,7 +91,7 @@ class LlmAnswerer:
         )
 
 
-def _replace(answer: GeneratedAnswer, **changes: object) -> GeneratedAnswer:
+def _replace(answer: GeneratedAnswer, **changes: Any) -> GeneratedAnswer:
     from dataclasses import replace
 
     return replace(answer, **changes)

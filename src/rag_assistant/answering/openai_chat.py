@@ -5,7 +5,7 @@ official `openai` SDK. The SDK retries 429/5xx/timeouts with exponential backoff
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from .chat import ChatReply, ProviderError, TokenUsage
 
@@ -85,7 +85,7 @@ class _translated_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> Literal[False]:
         if exc is None:
             return False
         import openai

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def build_bert_onnx(model_dir: Path, out_path: Path) -> Path:
     def scalar(name: str, value: float) -> str:
         return const(name, np.array(value, dtype=np.float32))
 
-    def op(kind: str, inputs: list[str], **attrs: object) -> str:
+    def op(kind: str, inputs: list[str], **attrs: Any) -> str:
         out = f"{kind.lower()}_{len(nodes)}"
         nodes.append(helper.make_node(kind, inputs, [out], **attrs))
         return out

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..models import IngestOutcome
+from ..retrieval.retriever import Mode as RetrievalMode
 from ..service import RagService
 from ..sources import document_id_for
 from .beir import CorpusDoc
@@ -73,7 +74,7 @@ class QueryRun:
 
 
 def run_queries(
-    service: RagService, corpus: list[CorpusDoc], queries: dict[str, str], top_k: int, mode: str | None = None,
+    service: RagService, corpus: list[CorpusDoc], queries: dict[str, str], top_k: int, mode: RetrievalMode | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> QueryRun:
     """{query id: [(corpus id, score) best first]} with one entry per document (its best
@@ -83,7 +84,7 @@ def run_queries(
     used: dict[str, str] = {}
     latencies = []
     for query_id, text in queries.items():
-        used[query_id] = service.retrieval_for(text, mode)  # type: ignore[arg-type]
+        used[query_id] = service.retrieval_for(text, mode)
         started = time.perf_counter()
         hits = service.search(text, top_k * 3, mode=mode)  # chunks -> fewer documents
         latencies.append((time.perf_counter() - started) * 1000)

@@ -129,7 +129,7 @@ class DynamoDBCatalog:
     def _plain(self, item: dict[str, Any]) -> dict[str, Any]:
         plain = {k: self._de.deserialize(v) for k, v in item.items()}
         for key, value in plain.items():
-            if hasattr(value, "value") and isinstance(getattr(value, "value"), bytes):
+            if hasattr(value, "value") and isinstance(value.value, bytes):
                 plain[key] = value.value  # boto3's Binary wrapper
         return plain
 

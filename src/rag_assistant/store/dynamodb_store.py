@@ -26,6 +26,7 @@ service's index and the warm corpus holds texts and keyword postings only.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -311,7 +312,8 @@ class DynamoDBVectorStore(DynamoDBCatalog):
             return False
 
     def unlock_document(self, document_id: str, owner: str) -> None:
-        try:
+        # Expired and taken over: not ours to release.
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
             self._client.delete_item(
                 TableName=self.table_name,
                 Key=self._key(document_id, _LEASE_SK),
@@ -319,8 +321,6 @@ class DynamoDBVectorStore(DynamoDBCatalog):
                 ExpressionAttributeNames={"#o": "owner"},
                 ExpressionAttributeValues={":owner": {"S": owner}},
             )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            pass  # expired and taken over: not ours to release
 
     # --- retrieval -----------------------------------------------------------------------
 
@@ -497,14 +497,12 @@ class DynamoDBVectorStore(DynamoDBCatalog):
 
     def _ensure_manifest(self) -> None:
         # A nested SET needs the parent map to exist.
-        try:
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
             self._client.put_item(
                 TableName=self.table_name,
                 Item=self._item({"document_id": META_PK, "chunk_id": "#manifest", "documents": {}, "corpus_version": 0}),
                 ConditionExpression="attribute_not_exists(document_id)",
             )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            pass
 
     # --- items ---------------------------------------------------------------------------
 
