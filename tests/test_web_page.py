@@ -127,8 +127,9 @@ def test_rejected_upload_and_delete(server_url: str, page, tmp_path: Path) -> No
 def test_a_bracketed_number_quoted_from_a_document_is_not_a_citation(tmp_path: Path, page) -> None:
     from rag_assistant.embedding.hashing import HashingEmbedder
 
-    # The extractive answer quotes "... two o'clock [2]." verbatim: that [2] is the document's
-    # own reference mark, not source 2 (another file, which the answer does not cite).
+    # The document says "... two o'clock [2].": that [2] is its own reference mark, not source 2
+    # (another file, which the answer does not cite). The answerer drops it from the answer text
+    # and the page makes buttons of cited sources only.
     config = Settings(RAG_DATA_DIR=tmp_path / "data", LLM_PROVIDER="extractive")
     service = create_service(config, embedder=HashingEmbedder())
     service.ingest_bytes("upload:///backup.md", "backup.md", b"# Backups\nThe nightly backup runs at two o'clock [2].\n")
@@ -139,7 +140,7 @@ def test_a_bracketed_number_quoted_from_a_document_is_not_a_citation(tmp_path: P
         page.fill("#question", "When does the nightly backup run?")
         page.click("#ask-button")
         page.wait_for_selector("#answer-text:has-text('two o')")
-        assert "[2]" in page.inner_text("#answer-text")
+        assert "[2]" not in page.inner_text("#answer-text")
         buttons = page.locator("#answer-text button.cite")
         assert [buttons.nth(i).inner_text() for i in range(buttons.count())] == ["[1]"]
         assert buttons.first.get_attribute("title") == "backup.md"
