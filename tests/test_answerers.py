@@ -57,6 +57,19 @@ def test_prose_is_quoted_not_shell_lines_or_markup() -> None:
         assert debris not in answer.text
 
 
+def test_technical_prose_with_inline_code_is_quoted() -> None:
+    """READMEs name commands and variables in backticks: the sentence is still prose (the
+    first question a user asks of this project's own docs was declined for it)."""
+    from rag_assistant.answering.extractive import ExtractiveAnswerer, is_prose
+
+    assert is_prose("`make test` runs every test on real parts and stops the emulators afterwards.")
+    assert not is_prose("cd infrastructure/cdk && npx cdk deploy RagServerlessStack")
+    hits = _hits("`make test` installs the test tools and runs every test, the same command CI runs.",
+                 "The cafeteria opens at eight.")
+    answer = ExtractiveAnswerer().generate("How do I run the tests?", hits)
+    assert answer.answered and answer.text.startswith("`make test` installs the test tools")
+
+
 def test_a_documents_own_reference_marks_are_not_shown_as_citations() -> None:
     """"... at two o'clock [2]." quoted as is would read as a citation of source 2."""
     from rag_assistant.answering.extractive import ExtractiveAnswerer

@@ -482,8 +482,15 @@ _MARKUP = re.compile(r"\]\(|\*\*|__\w|^\s*(?:#{1,6}\s|>\s|\|)|<\/?[A-Za-z!][^>]{
 _SYMBOLS = frozenset("{}[]<>|\\`$=;_/*#~^@")
 
 
+#: A short inline code span in running text ("`make test` runs every test"): technical prose
+#: names commands, variables and files this way, and the sentence around it is still prose.
+_INLINE_CODE = re.compile(r"`[^`\n]{1,80}`")
+
+
 def is_prose(sentence: str) -> bool:
-    """Whether a sentence reads as prose: not code, a shell line, table debris or markup."""
+    """Whether a sentence reads as prose: not code, a shell line, table debris or markup
+    (inline code spans count as the words they stand for)."""
+    sentence = _INLINE_CODE.sub("code", sentence)
     if _CODE_LINE.search(sentence) or _MARKUP.search(sentence):
         return False
     symbols = sum(1 for ch in sentence if ch in _SYMBOLS)
