@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     secrets_cache_seconds: int = Field(300, ge=0, validation_alias="RAG_SECRETS_CACHE_SECONDS")
     top_k: int = Field(5, ge=1, le=50, validation_alias="RAG_TOP_K")
     # The extractive answerer's gate: the weighted share of the question's words the best
-    # passage must hold (Korean: 0.6 of it). Chosen on bench/bench_answers.py: 0.50 declines
+    # passage must hold (Korean: 0.85 of it). Chosen on bench/bench_answers.py: 0.50 declines
     # 79-81% of questions about articles missing from the index and answers 96% of the others.
     min_relevance: float = Field(0.50, ge=0.0, le=1.0, validation_alias="RAG_MIN_RELEVANCE")
     retrieval_mode: Literal["hybrid", "dense", "keyword", "rrf"] = Field("hybrid", validation_alias="RAG_RETRIEVAL")

@@ -410,12 +410,12 @@ FEATURES = ("share", "rare", "window", "rank", "type", "novel", "repeats", "bigr
 #: softmax of the scores is the chance each holds the answer), fitted by bench/fit_answers.py
 #: on SQuAD dev questions outside the reported sample and on KorQuAD's even articles.
 WEIGHTS = {
-    "en": {"share": 1.084, "rare": 3.862, "window": 1.822, "rank": 5.640, "type": 1.362, "novel": -0.708,
-           "repeats": -5.168, "bigrams": 1.221, "length": 0.422, "first": -0.453, "who_names": 0.567,
-           "where_names": 0.937, "before": 0.052, "after": -0.591, "rarest": 1.598, "because": 0.796},
-    "ko": {"share": 0.856, "rare": 4.348, "window": 3.381, "rank": 7.525, "type": 2.056, "novel": -0.558,
-           "repeats": -4.625, "length": 0.490, "first": -0.474, "before": -0.830, "after": -0.869, "rarest": 1.525,
-           "because": 1.564},
+    "en": {"share": 0.940, "rare": 4.171, "window": 2.134, "rank": 6.636, "type": 1.340, "novel": -0.702,
+           "repeats": -5.125, "bigrams": 1.112, "length": 0.433, "first": -0.429, "who_names": 0.620,
+           "where_names": 0.968, "before": 0.033, "after": -0.592, "rarest": 1.656, "because": 0.866},
+    "ko": {"share": 0.566, "rare": 4.497, "window": 3.938, "rank": 6.649, "type": 1.947, "novel": -0.508,
+           "repeats": -4.488, "length": 0.451, "first": -0.451, "before": -1.012, "after": -1.007, "rarest": 1.533,
+           "because": 3.054},
 }
 
 
