@@ -22,8 +22,9 @@ def test_scores_are_okapi_with_the_parameters_of_each_language() -> None:
     # "trust" -> stem "trust": one English text of 3 terms; English lengths 3 and 4, average 3.5.
     assert english == {0: pytest.approx(okapi(1, 3, 3.5, 4, 1, 1.1, 0.3))}
     korean = dict(index.search("트러스트", 10))
-    # 트러 러스 스트: the Korean text has 1 + 3 terms; Korean lengths 4 and 2 (백업, 일정), average 3.
-    expected = 3 * okapi(1, 4, 3.0, 4, 1, 0.5, 0.9)
+    # 트러 러스 스트 #트러스트: "제로 트러스트" has 7 terms (제 #제 (로 is a particle), the four,
+    # 로트 across the space), "백업 일정" 5 (백업 #백업 일정 #일정 업일): Korean average 6.
+    expected = 4 * okapi(1, 7, 6.0, 4, 1, 0.5, 0.9)
     assert korean == {2: pytest.approx(expected)}
 
 

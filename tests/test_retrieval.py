@@ -6,15 +6,30 @@ from rag_assistant.embedding.hashing import HashingEmbedder
 from rag_assistant.models import Chunk, SearchHit
 from rag_assistant.retrieval import fusion
 from rag_assistant.retrieval.retriever import Retriever, unreadable_by
+from rag_assistant.text.bm25 import BM25Index, BM25Parameters
 from rag_assistant.text.keywords import keyword_terms
 
 
 def test_keyword_terms_stem_english_and_bigram_korean() -> None:
     assert keyword_terms("The Architectures of trusted networks") == ["architectur", "trust", "network"]
-    assert keyword_terms("제로 트러스트의 원칙") == ["제로", "트러", "러스", "스트", "트의", "원칙"]
-    assert keyword_terms("백") == ["백"]
-    # A particle changes the word but keeps most bigrams in common.
-    assert set(keyword_terms("트러스트는")) & set(keyword_terms("트러스트를")) == {"트러", "러스", "스트"}
+    # Korean: the stem's bigrams, the stem itself, and a bigram across the space.
+    assert keyword_terms("트러스트의 원칙") == ["트러", "러스", "스트", "#트러스트", "원칙", "#원칙", "의원"]
+    assert keyword_terms("백") == ["백", "#백"]
+    # A particle changes the word, not its terms.
+    assert keyword_terms("트러스트는") == keyword_terms("트러스트를") == keyword_terms("트러스트")
+    # Hangul glued to Latin letters or digits is a word of its own.
+    assert keyword_terms("MVNO의 1937년") == ["mvno", "의", "#의", "1937", "년", "#년"]
+
+
+def test_a_question_with_particles_finds_the_passage_that_uses_other_forms() -> None:
+    # "방주를"/"노아는" in the question, "방주"/"노아의" in the passage: with bigrams alone the
+    # particles' own bigrams ("주를", "아는") matched the wrong passage as well as the right one.
+    passages = ["노아의 방주 이야기와 홍수", "주를 아는 사람들의 모임", "방주는 배가 아니다"]
+    index = BM25Index(passages, parameters=BM25Parameters(document_weight=0.0))
+    ranked = index.search("노아는 방주를", 3)
+    assert ranked[0][0] == 0
+    assert 1 not in {row for row, _ in ranked}  # no term of the question's words, only of particles'
+
 
 
 def hit(chunk_id: str, score: float) -> SearchHit:
