@@ -405,7 +405,7 @@ def every_ranking(sets: list[str]) -> None:
                 for label, values in rows.items():
                     print(f"  {label:<58} {values[-1]:.4f}", flush=True)
             latency = _keyword_latency(ds)
-            note = (f"Keyword search per question (BM25Index.search, median of 200, pure Python): "
+            note = (f"Keyword search per question (BM25Index.search, median of 200, numpy): "
                     f"{latency[0]:.1f} ms chunks alone, {latency[1]:.1f} ms with document aggregation.")
             print(note, flush=True)
             sections += [f"### {name} ({len(ds.queries):,} questions, {len(ds.corpus):,} documents, "
