@@ -109,6 +109,17 @@ class VectorStore(Protocol):
     def close(self) -> None: ...
 
 
+def replace_one(
+    store: VectorStore, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray, lease_owner: str | None
+) -> None:
+    """replace_chunks as a batch of one: stores implement replace_documents and delegate."""
+    from ..errors import LeaseLostError
+
+    owners = None if lease_owner is None else {document.document_id: lease_owner}
+    if store.replace_documents([(document, chunks, vectors)], lease_owners=owners):
+        raise LeaseLostError()
+
+
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

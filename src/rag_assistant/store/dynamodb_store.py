@@ -40,7 +40,7 @@ import numpy as np
 from ..errors import LeaseLostError, ModelMismatchError
 from ..models import Chunk, Document, SearchHit
 from ..text.bm25 import BM25Parameters
-from .base import lease_owner_gone
+from .base import lease_owner_gone, replace_one
 from .corpus_index import CorpusIndex, DocumentRows
 from .dynamodb_catalog import (
     _DOC_FIELDS,
@@ -177,9 +177,7 @@ class DynamoDBVectorStore(DynamoDBCatalog):
     def replace_chunks(
         self, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray, *, lease_owner: str | None = None
     ) -> None:
-        owners = None if lease_owner is None else {document.document_id: lease_owner}
-        if self.replace_documents([(document, chunks, vectors)], lease_owners=owners):
-            raise LeaseLostError()
+        replace_one(self, document, chunks, vectors, lease_owner)
 
     def replace_documents(
         self, batch: Sequence[tuple[Document, Sequence[Chunk], np.ndarray]],

@@ -34,7 +34,7 @@ from ..errors import LeaseLostError, ModelMismatchError
 from ..models import Chunk, Document, DocumentStatus, SearchHit
 from ..text.bm25 import BM25Parameters
 from ..text.keywords import TERMS_VERSION, keyword_terms
-from .base import decode_cursor, encode_cursor, lease_owner_gone
+from .base import decode_cursor, encode_cursor, lease_owner_gone, replace_one
 from .corpus_index import CorpusIndex, DocumentRows
 
 log = logging.getLogger("rag_assistant.store.sqlite")
@@ -273,9 +273,7 @@ class SqliteVectorStore:
         self, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray,
         *, lease_owner: str | None = None,
     ) -> None:
-        owners = None if lease_owner is None else {document.document_id: lease_owner}
-        if self.replace_documents([(document, chunks, vectors)], lease_owners=owners):
-            raise LeaseLostError()
+        replace_one(self, document, chunks, vectors, lease_owner)
 
     def replace_documents(
         self, batch: Sequence[tuple[Document, Sequence[Chunk], np.ndarray]],

@@ -188,8 +188,16 @@ class Groups:
 
     @classmethod
     def from_sizes(cls, sizes: Sequence[int], postings: Postings) -> Groups:
-        """Contiguous groups of the given sizes (a segment's documents, in row order)."""
-        return cls.from_labels(np.repeat(np.arange(len(sizes)), sizes).tolist(), postings)
+        """Contiguous groups of the given sizes (a segment's documents, in row order): numpy
+        only, as a snapshot load (a Lambda cold start) builds one for every document."""
+        counts = np.asarray(sizes, dtype=np.int64)
+        if int(counts.sum()) != len(postings):
+            raise ValueError("one group per text")
+        of_row = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+        first_row = np.zeros(len(counts), dtype=np.int64)
+        np.cumsum(counts[:-1], out=first_row[1:])
+        lengths = np.bincount(of_row, weights=postings.lengths, minlength=len(counts)).astype(np.float32)
+        return cls(of_row, first_row, lengths, postings.languages[first_row])
 
 
 def _averages(units: Iterable[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
