@@ -150,6 +150,16 @@ def _web_acl(scope: Construct, settings: StackSettings) -> wafv2.CfnWebACL:
         return wafv2.CfnWebACL.VisibilityConfigProperty(
             cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True)
 
+    def managed_rules(name: str, priority: int, group: str) -> wafv2.CfnWebACL.RuleProperty:
+        """One of AWS's managed rule groups, enforcing its own actions."""
+        return wafv2.CfnWebACL.RuleProperty(
+            name=name, priority=priority,
+            override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+            statement=wafv2.CfnWebACL.StatementProperty(
+                managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                    vendor_name="AWS", name=group)),
+            visibility_config=visibility(name))
+
     return wafv2.CfnWebACL(
         scope, "WebAcl",
         name="rag-assistant-api",
@@ -157,21 +167,9 @@ def _web_acl(scope: Construct, settings: StackSettings) -> wafv2.CfnWebACL:
         default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
         visibility_config=visibility("rag-assistant-api"),
         rules=[
-            wafv2.CfnWebACL.RuleProperty(
-                name="aws-common-rules", priority=0,
-                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS", name="AWSManagedRulesCommonRuleSet")),
-                visibility_config=visibility("aws-common-rules")),
+            managed_rules("aws-common-rules", 0, "AWSManagedRulesCommonRuleSet"),
             # Known bad inputs (Log4Shell and kin): cheap, and checkov's CKV_AWS_192 asks for it.
-            wafv2.CfnWebACL.RuleProperty(
-                name="aws-known-bad-inputs", priority=2,
-                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS", name="AWSManagedRulesKnownBadInputsRuleSet")),
-                visibility_config=visibility("aws-known-bad-inputs")),
+            managed_rules("aws-known-bad-inputs", 2, "AWSManagedRulesKnownBadInputsRuleSet"),
             wafv2.CfnWebACL.RuleProperty(
                 name="rate-limit-per-ip", priority=1,
                 action=wafv2.CfnWebACL.RuleActionProperty(block={}),
