@@ -145,6 +145,21 @@ def test_upload_errors(client: TestClient, name: str, data: bytes | None, status
     assert name.split(".")[0] in error["message"]
 
 
+def test_refused_uploads_leave_no_document_but_failed_parses_do(tmp_path: Path, minilm) -> None:
+    # A refusal (a type we do not read, no name, too large) answers the caller; it is not a
+    # document. A file that was accepted and then failed to parse keeps its failed row.
+    with make_client(tmp_path, minilm, RAG_MAX_FILE_BYTES=1000) as small:
+        assert_error(upload(small, "report.docx", b"PK\x03\x04 word"), 415, "unsupported_file")
+        assert_error(upload(small, "no-extension", b"text"), 415, "unsupported_file")
+        assert_error(upload(small, "", b"a file sent without a name"), 415, "unsupported_file")
+        assert_error(upload(small, "big.txt", b"x" * 1001), 413, "file_too_large")
+        assert small.get("/rag/documents").json()["documents"] == []
+        assert_error(upload(small, "fake.pdf", b"PK\x03\x04 docx renamed"), 422, "corrupt_file")
+        listed = small.get("/rag/documents").json()["documents"]
+        assert [(d["file_name"], d["status"]) for d in listed] == [("fake.pdf", "failed")]
+        assert listed[0]["error"]
+
+
 def test_upload_without_a_file_field(client: TestClient) -> None:
     assert_error(client.post("/rag/documents", data={"other": "x"}), 422, "validation_error")
 
