@@ -168,6 +168,23 @@ def test_scope_all_protects_reads_but_not_the_page_or_its_config(tmp_path: Path)
         assert c.get("/rag/config").json()["auth"]["scope"] == "all"
 
 
+def test_head_answers_like_get_without_a_body_and_is_guarded_like_get(tmp_path: Path) -> None:
+    import httpx
+
+    app = make_app(tmp_path, LocalSecurity(token=TOKEN, auth_scope="all"))
+    with serving(app) as base, httpx.Client(base_url=base, headers={"X-Api-Key": TOKEN}) as c:
+        for path in ("/", "/healthz", "/rag/config", "/rag/documents", "/static/app.js", "/docs", "/openapi.json"):
+            get, head = c.get(path), c.head(path)
+            assert (get.status_code, head.status_code) == (200, 200), path
+            assert head.content == b"" and get.content, path
+            for header in ("content-type", "content-length", "content-security-policy"):
+                assert head.headers[header] == get.headers[header], (path, header)
+        # The key is checked on HEAD as on GET; a path without GET still refuses HEAD.
+        assert httpx.head(base + "/rag/documents").status_code == 401
+        assert c.head("/rag/query").status_code == 405
+        assert c.head("/rag/nothing").status_code == 404
+
+
 def test_beyond_loopback_a_token_is_made_up_unless_one_is_set(tmp_path: Path) -> None:
     base = Settings(RAG_DATA_DIR=tmp_path)
     loopback, made_up = LocalSecurity.for_server(base, "127.0.0.1")

@@ -37,6 +37,7 @@ from ..sources import upload_source
 from . import contract
 from .contract import MAX_JSON_BODY_BYTES, ApiError
 from .errors import describe_validation_errors, error_body
+from .head import HeadAsGet
 from .local_security import LocalGuard, LocalSecurity
 from .schemas import (
     DocumentList,
@@ -126,6 +127,7 @@ def create_app(
     )
     _install_error_handlers(app)
     app.add_middleware(LocalGuard, security=security)
+    app.add_middleware(HeadAsGet)  # added last: outermost, so the guard sees HEAD as the GET it is
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
