@@ -173,7 +173,8 @@ def test_head_answers_like_get_without_a_body_and_is_guarded_like_get(tmp_path: 
 
     app = make_app(tmp_path, LocalSecurity(token=TOKEN, auth_scope="all"))
     with serving(app) as base, httpx.Client(base_url=base, headers={"X-Api-Key": TOKEN}) as c:
-        for path in ("/", "/healthz", "/rag/config", "/rag/documents", "/static/app.js", "/docs", "/openapi.json"):
+        for path in ("/", "/favicon.ico", "/healthz", "/rag/config", "/rag/documents", "/static/app.js", "/docs",
+                     "/openapi.json"):
             get, head = c.get(path), c.head(path)
             assert (get.status_code, head.status_code) == (200, 200), path
             assert head.content == b"" and get.content, path
@@ -183,6 +184,17 @@ def test_head_answers_like_get_without_a_body_and_is_guarded_like_get(tmp_path: 
         assert httpx.head(base + "/rag/documents").status_code == 401
         assert c.head("/rag/query").status_code == 405
         assert c.head("/rag/nothing").status_code == 404
+
+
+def test_the_favicon_is_served_from_this_server_and_cached(client: TestClient) -> None:
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert icon.content.startswith(b"<svg") and len(icon.content) < 2048
+    assert icon.headers["cache-control"] == "public, max-age=86400"
+    # The page names its icon (relative: on AWS it lives under the stage), so browsers need not guess.
+    assert '<link rel="icon" href="static/favicon.svg"' in client.get("/").text
+    linked = client.get("/static/favicon.svg")
+    assert linked.status_code == 200 and linked.content == icon.content
 
 
 def test_beyond_loopback_a_token_is_made_up_unless_one_is_set(tmp_path: Path) -> None:

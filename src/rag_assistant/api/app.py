@@ -52,6 +52,9 @@ from .uploads import FILE_FIELD, read_one_file
 
 log = logging.getLogger("rag_assistant.api")
 
+#: A day: the icon never changes between versions that matter.
+FAVICON_MAX_AGE = 86_400
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Malformed request (invalid JSON, bad cursor)"},
     401: {"model": ErrorResponse, "description": "The route needs the API token (write routes by default)"},
@@ -219,6 +222,12 @@ def create_app(
     def index() -> FileResponse:
         return FileResponse(str(web / "index.html"), media_type="text/html; charset=utf-8",
                             headers={"Cache-Control": "no-cache"})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        # The page links its icon; this answers what browsers and tools ask for unprompted.
+        return FileResponse(str(web / "favicon.svg"), media_type="image/svg+xml",
+                            headers={"Cache-Control": f"public, max-age={FAVICON_MAX_AGE}"})
 
     # Swagger UI's script and styles come from a package (fastapi-offline's copy of
     # swagger-ui-dist 5), never from a CDN: the docs work offline, and no third-party script
