@@ -180,6 +180,34 @@ def test_hostile_file_names_are_made_safe(client: TestClient) -> None:
     assert korean.json()["document"]["file_name"] == "보고서 2024 (최종).md"
 
 
+def raw_upload(client: TestClient, disposition: bytes, data: bytes):
+    """A multipart upload whose Content-Disposition is sent byte for byte (not UTF-8, say)."""
+    boundary = b"rawboundary7MA4YWxk"
+    body = (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; ' + disposition
+            + b"\r\nContent-Type: text/plain\r\n\r\n" + data + b"\r\n--" + boundary + b"--\r\n")
+    return client.post("/rag/documents", content=body,
+                       headers={"Content-Type": f"multipart/form-data; boundary={boundary.decode()}"})
+
+
+def test_undecodable_file_names_do_not_replace_each_other(client: TestClient) -> None:
+    # Three different names that all read "\ufffd\ufffd.txt": Latin-1 bytes, UTF-16 bytes, and a
+    # percent-encoded lone surrogate in filename*. Each stays its own document.
+    sent = [(b'filename="\xe9\xe8.txt"', b"Alpha notes about herons."),
+            (b'filename="\xff\xfe.txt"', b"Bravo notes about puffins."),
+            (b"filename*=utf-8''%ED%A0%80.txt", b"Charlie notes about gannets.")]
+    shown = []
+    for disposition, data in sent:
+        response = raw_upload(client, disposition, data)
+        assert response.status_code == 201, response.text
+        assert response.json()["outcome"] == "indexed"
+        shown.append(response.json()["document"]["file_name"])
+    assert len(set(shown)) == 3 and all("\ufffd" in name and name.endswith(".txt") for name in shown)
+    listed = {d["file_name"] for d in client.get("/rag/documents").json()["documents"]}
+    assert listed == set(shown)
+    again = raw_upload(client, *sent[0])  # the same file again is the same document
+    assert again.json()["outcome"] == "unchanged" and again.json()["document"]["file_name"] == shown[0]
+
+
 def test_cors_default_is_same_origin_and_opening_it_is_one_setting(tmp_path: Path, minilm, client) -> None:
     preflight = client.options(
         "/rag/query",

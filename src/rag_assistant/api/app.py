@@ -207,7 +207,7 @@ def create_app(
         contract.check_length(request.headers.get("content-length"), limit + contract.MULTIPART_OVERHEAD_BYTES,
                               "file_too_large", str(too_large(limit)))
         sent_name, data = await read_one_file(request.stream(), request.headers.get("content-type"), limit)
-        source, name = upload_source(sent_name)
+        source, name = upload_source(sent_name, data)
         # One service call: how ingestion is scheduled is the service's business.
         result = await run_in_threadpool(s.ingest_bytes, source, name, data)
         if result.outcome is IngestOutcome.FAILED:
