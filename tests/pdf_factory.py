@@ -22,6 +22,15 @@ def encrypted_pdf(source: Path, password: str = "s3cret") -> bytes:
     return out.getvalue()
 
 
+def pageless_pdf() -> bytes:
+    """A well-formed PDF whose page tree is empty (/Count 0), as some generators write."""
+    from pypdf import PdfWriter
+
+    out = io.BytesIO()
+    PdfWriter().write(out)
+    return out.getvalue()
+
+
 def scanned_pdf(pages: int = 2) -> bytes:
     """Pages with only graphics on them, as a scanner makes: no text layer."""
     import pypdfium2 as pdfium

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import SSDF_PDF, ZERO_TRUST_PDF
 from fastapi.testclient import TestClient
-from pdf_factory import truncated_pdf
+from pdf_factory import pageless_pdf, truncated_pdf
 
 from rag_assistant.answering.base import NO_ANSWER_KO
 from rag_assistant.api.app import create_app
@@ -137,12 +137,13 @@ def test_wrong_method_and_unknown_route(client: TestClient) -> None:
         ("empty.txt", b"", 422, "empty_document"),
         ("cut.pdf", None, 422, "corrupt_file"),
         ("fake.pdf", b"PK\x03\x04 docx renamed", 422, "corrupt_file"),
+        pytest.param("blank.pdf", pageless_pdf(), 422, "corrupt_file", id="pageless-pdf"),
     ],
 )
 def test_upload_errors(client: TestClient, name: str, data: bytes | None, status: int, code: str) -> None:
     payload = truncated_pdf(SSDF_PDF) if data is None else data
     error = assert_error(upload(client, name, payload), status, code)
-    assert name.split(".")[0] in error["message"]
+    assert name.split(".")[0] in error["message"] and "PDFium: Success" not in error["message"]
 
 
 def test_refused_uploads_leave_no_document_but_failed_parses_do(tmp_path: Path, minilm) -> None:

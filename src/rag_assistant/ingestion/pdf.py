@@ -6,6 +6,7 @@ per second (docs/BENCHMARKS.md). Page numbers are physical (1-based), what a vie
 
 from __future__ import annotations
 
+import re
 import threading
 
 from ..errors import CorruptFileError, DocumentTooComplexError, EncryptedFileError, NoTextLayerError
@@ -59,6 +60,10 @@ def _extract(data: bytes, max_pages: int | None, max_chars: int | None) -> list[
     try:
         document = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
+        # First: PDFium refuses a document without pages yet records no error for it, so its
+        # message carries the last error of this process ("Success", or a stale "password").
+        if _has_no_pages(data):
+            raise CorruptFileError("the PDF has no pages; there is nothing in it to index") from None
         if "password" in str(exc).lower():
             raise EncryptedFileError(
                 "the PDF is encrypted with a password; save an unprotected copy and upload that"
@@ -95,10 +100,19 @@ def _extract(data: bytes, max_pages: int | None, max_chars: int | None) -> list[
         document.close()
 
     if not pages:
-        raise CorruptFileError("the PDF has no pages")
+        raise CorruptFileError("the PDF has no pages; there is nothing in it to index")
     if failed_pages == len(pages):
         raise CorruptFileError("no page of the PDF could be read (the file is damaged)")
     return pages
+
+
+_EMPTY_PAGE_TREE = re.compile(rb"/Count\s+0\b")
+_PAGE_OBJECT = re.compile(rb"/Type\s*/Page\b")  # a page, not the /Pages tree above it
+
+
+def _has_no_pages(data: bytes) -> bool:
+    """A complete file with an empty page tree (/Count 0) and no page object in sight."""
+    return b"%%EOF" in data[-4096:] and bool(_EMPTY_PAGE_TREE.search(data)) and not _PAGE_OBJECT.search(data)
 
 
 def _pdfium_reason(exc: Exception) -> str:
