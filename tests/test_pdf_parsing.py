@@ -1,6 +1,6 @@
 import pytest
 from conftest import SSDF_PDF, ZERO_TRUST_PDF
-from pdf_factory import docx_bytes, encrypted_pdf, pageless_pdf, scanned_pdf, truncated_pdf
+from pdf_factory import docx_bytes, encrypted_pdf, pageless_pdf, scanned_pdf, treeless_pdf, truncated_pdf
 
 from rag_assistant.errors import CorruptFileError, EncryptedFileError, NoTextLayerError
 from rag_assistant.ingestion.parsing import parse_document
@@ -43,6 +43,10 @@ def test_pdf_without_pages_says_so() -> None:
     with pytest.raises(CorruptFileError) as raised:
         parse_document("blank.pdf", pageless_pdf())
     assert str(raised.value) == "the PDF has no pages; there is nothing in it to index"
+    # Without a page tree at all: neither "Success" nor the previous file's "password".
+    with pytest.raises(CorruptFileError) as raised:
+        parse_document("bare.pdf", treeless_pdf())
+    assert "no readable page tree" in str(raised.value) and "Success" not in str(raised.value)
 
 
 def test_encrypted_pdf_fails_with_a_reason() -> None:

@@ -60,16 +60,17 @@ def _extract(data: bytes, max_pages: int | None, max_chars: int | None) -> list[
     try:
         document = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
-        # First: PDFium refuses a document without pages yet records no error for it, so its
-        # message carries the last error of this process ("Success", or a stale "password").
+        # PDFium refuses a document without pages (or without a page tree) yet records no
+        # error for it, so its message carries the last error of this process: "Success", or
+        # a stale "password" from the file before. Hence the checks of the bytes themselves.
         if _has_no_pages(data):
             raise CorruptFileError("the PDF has no pages; there is nothing in it to index") from None
-        if "password" in str(exc).lower():
+        if "password" in str(exc).lower() and b"/Encrypt" in data:
             raise EncryptedFileError(
                 "the PDF is encrypted with a password; save an unprotected copy and upload that"
             ) from None
         hint = "" if b"%%EOF" in data[-4096:] else "; it looks truncated (no %EOF at the end)"
-        raise CorruptFileError(f"the PDF could not be read ({_pdfium_reason(exc)}){hint}") from None
+        raise CorruptFileError(f"the PDF could not be read ({_pdfium_reason(exc, data)}){hint}") from None
 
     pages: list[Page] = []
     failed_pages = 0
@@ -115,7 +116,13 @@ def _has_no_pages(data: bytes) -> bool:
     return b"%%EOF" in data[-4096:] and bool(_EMPTY_PAGE_TREE.search(data)) and not _PAGE_OBJECT.search(data)
 
 
-def _pdfium_reason(exc: Exception) -> str:
+def _pdfium_reason(exc: Exception, data: bytes) -> str:
+    import pypdfium2.raw as pdfium_c
+
+    code = getattr(exc, "err_code", None)
+    # No error recorded for this file (see _extract): "Success", or another file's password.
+    if code == pdfium_c.FPDF_ERR_SUCCESS or (code == pdfium_c.FPDF_ERR_PASSWORD and b"/Encrypt" not in data):
+        return "no readable page tree in it"
     message = str(exc)
     start = message.find("(PDFium: ")
     return message[start + 1 : -1] if start >= 0 and message.endswith(")") else message
