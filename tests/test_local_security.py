@@ -341,6 +341,24 @@ MB = 1 << 20
 HUGE = 300 * MB
 
 
+def test_the_servers_limits_close_idle_connections_and_cap_headers(tmp_path: Path) -> None:
+    from rag_assistant.api.app import SERVER_LIMITS
+
+    with serving(make_app(tmp_path), **SERVER_LIMITS) as url:
+        host, port = url.removeprefix("http://").split(":")
+        request = f"GET /healthz HTTP/1.1\r\nHost: {host}:{port}\r\n".encode()
+        with socket.create_connection((host, int(port))) as sock:
+            sock.settimeout(SERVER_LIMITS["timeout_keep_alive"] + 5)
+            sock.sendall(request + b"\r\n")
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+            # Kept alive, then idle: the server hangs up (recv returns b"", not a timeout).
+            assert sock.recv(4096) == b""
+        with socket.create_connection((host, int(port))) as sock:
+            sock.settimeout(10)
+            sock.sendall(request + b"X-Padding: " + b"a" * (SERVER_LIMITS["h11_max_incomplete_event_size"] + 1))
+            assert sock.recv(4096).startswith(b"HTTP/1.1 400")
+
+
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_a_300_mb_question_is_refused_before_it_is_read(tmp_path: Path, chunked: bool) -> None:
     with serving(make_app(tmp_path)) as url, RssPeak() as rss:

@@ -55,6 +55,15 @@ log = logging.getLogger("rag_assistant.api")
 #: A day: the icon never changes between versions that matter.
 FAVICON_MAX_AGE = 86_400
 
+#: What `rag serve` asks of uvicorn against slow and idle clients (h11: the one HTTP parser
+#: whose limits we set). uvicorn has no timeout for reading a request's headers or body, so a
+#: client that sends them slowly holds its connection (README, Security model).
+SERVER_LIMITS: dict[str, Any] = {
+    "http": "h11",
+    "timeout_keep_alive": 5,  # seconds an idle connection stays open after a response
+    "h11_max_incomplete_event_size": 16 * 1024,  # request line and headers; more is a 400
+}
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Malformed request (invalid JSON, bad cursor)"},
     401: {"model": ErrorResponse, "description": "The route needs the API token (write routes by default)"},
