@@ -341,6 +341,16 @@ MB = 1 << 20
 HUGE = 300 * MB
 
 
+def test_a_file_of_a_type_we_do_not_read_is_refused_before_its_bytes_are(tmp_path: Path) -> None:
+    boundary = "b0undary"
+    prefix = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="video.mp4"\r\n\r\n').encode()
+    with serving(make_app(tmp_path)) as url:  # the default 50 MB limit
+        status, sent = send_large(url, "/rag/documents", {
+            "Content-Type": f"multipart/form-data; boundary={boundary}"}, 48 * MB, chunked=False, prefix=prefix)
+    assert status == 415
+    assert sent < 24 * MB, sent  # kernel buffers, not a body the server read
+
+
 def test_the_servers_limits_close_idle_connections_and_cap_headers(tmp_path: Path) -> None:
     from rag_assistant.api.app import SERVER_LIMITS
 
