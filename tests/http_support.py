@@ -17,12 +17,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app, host: str = "127.0.0.1") -> Iterator[str]:
-    """`app` served by uvicorn; yields its base URL."""
+def serving(app, host: str = "127.0.0.1", **config) -> Iterator[str]:
+    """`app` served by uvicorn (`config`: more uvicorn.Config settings); yields its base URL."""
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", **config))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -22,6 +22,25 @@ def encrypted_pdf(source: Path, password: str = "s3cret") -> bytes:
     return out.getvalue()
 
 
+def pageless_pdf() -> bytes:
+    """A well-formed PDF whose page tree is empty (/Count 0), as some generators write."""
+    from pypdf import PdfWriter
+
+    out = io.BytesIO()
+    PdfWriter().write(out)
+    return out.getvalue()
+
+
+def treeless_pdf() -> bytes:
+    """A complete PDF whose catalog has no page tree at all (no /Pages)."""
+    body = b"%PDF-1.4\n"
+    offset = len(body)
+    body += b"1 0 obj\n<< /Type /Catalog >>\nendobj\n"
+    xref = len(body)
+    body += b"xref\n0 2\n0000000000 65535 f \n%010d 00000 n \n" % offset
+    return body + b"trailer\n<< /Size 2 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+
+
 def scanned_pdf(pages: int = 2) -> bytes:
     """Pages with only graphics on them, as a scanner makes: no text layer."""
     import pypdfium2 as pdfium

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import SSDF_PDF, ZERO_TRUST_PDF
 from fastapi.testclient import TestClient
-from pdf_factory import truncated_pdf
+from pdf_factory import pageless_pdf, truncated_pdf
 
 from rag_assistant.answering.base import NO_ANSWER_KO
 from rag_assistant.api.app import create_app
@@ -137,12 +137,28 @@ def test_wrong_method_and_unknown_route(client: TestClient) -> None:
         ("empty.txt", b"", 422, "empty_document"),
         ("cut.pdf", None, 422, "corrupt_file"),
         ("fake.pdf", b"PK\x03\x04 docx renamed", 422, "corrupt_file"),
+        pytest.param("blank.pdf", pageless_pdf(), 422, "corrupt_file", id="pageless-pdf"),
     ],
 )
 def test_upload_errors(client: TestClient, name: str, data: bytes | None, status: int, code: str) -> None:
     payload = truncated_pdf(SSDF_PDF) if data is None else data
     error = assert_error(upload(client, name, payload), status, code)
-    assert name.split(".")[0] in error["message"]
+    assert name.split(".")[0] in error["message"] and "PDFium: Success" not in error["message"]
+
+
+def test_refused_uploads_leave_no_document_but_failed_parses_do(tmp_path: Path, minilm) -> None:
+    # A refusal (a type we do not read, no name, too large) answers the caller; it is not a
+    # document. A file that was accepted and then failed to parse keeps its failed row.
+    with make_client(tmp_path, minilm, RAG_MAX_FILE_BYTES=1000) as small:
+        assert_error(upload(small, "report.docx", b"PK\x03\x04 word"), 415, "unsupported_file")
+        assert_error(upload(small, "no-extension", b"text"), 415, "unsupported_file")
+        assert_error(upload(small, "", b"a file sent without a name"), 415, "unsupported_file")
+        assert_error(upload(small, "big.txt", b"x" * 1001), 413, "file_too_large")
+        assert small.get("/rag/documents").json()["documents"] == []
+        assert_error(upload(small, "fake.pdf", b"PK\x03\x04 docx renamed"), 422, "corrupt_file")
+        listed = small.get("/rag/documents").json()["documents"]
+        assert [(d["file_name"], d["status"]) for d in listed] == [("fake.pdf", "failed")]
+        assert listed[0]["error"]
 
 
 def test_upload_without_a_file_field(client: TestClient) -> None:
@@ -163,6 +179,34 @@ def test_hostile_file_names_are_made_safe(client: TestClient) -> None:
     assert "/" not in name and "\x00" not in name and "\n" not in name and name.endswith(".txt")
     korean = upload(client, "보고서 2024 (최종).md", "# 요약\n내용입니다.".encode())
     assert korean.json()["document"]["file_name"] == "보고서 2024 (최종).md"
+
+
+def raw_upload(client: TestClient, disposition: bytes, data: bytes):
+    """A multipart upload whose Content-Disposition is sent byte for byte (not UTF-8, say)."""
+    boundary = b"rawboundary7MA4YWxk"
+    body = (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; ' + disposition
+            + b"\r\nContent-Type: text/plain\r\n\r\n" + data + b"\r\n--" + boundary + b"--\r\n")
+    return client.post("/rag/documents", content=body,
+                       headers={"Content-Type": f"multipart/form-data; boundary={boundary.decode()}"})
+
+
+def test_undecodable_file_names_do_not_replace_each_other(client: TestClient) -> None:
+    # Three different names that all read "\ufffd\ufffd.txt": Latin-1 bytes, UTF-16 bytes, and a
+    # percent-encoded lone surrogate in filename*. Each stays its own document.
+    sent = [(b'filename="\xe9\xe8.txt"', b"Alpha notes about herons."),
+            (b'filename="\xff\xfe.txt"', b"Bravo notes about puffins."),
+            (b"filename*=utf-8''%ED%A0%80.txt", b"Charlie notes about gannets.")]
+    shown = []
+    for disposition, data in sent:
+        response = raw_upload(client, disposition, data)
+        assert response.status_code == 201, response.text
+        assert response.json()["outcome"] == "indexed"
+        shown.append(response.json()["document"]["file_name"])
+    assert len(set(shown)) == 3 and all("\ufffd" in name and name.endswith(".txt") for name in shown)
+    listed = {d["file_name"] for d in client.get("/rag/documents").json()["documents"]}
+    assert listed == set(shown)
+    again = raw_upload(client, *sent[0])  # the same file again is the same document
+    assert again.json()["outcome"] == "unchanged" and again.json()["document"]["file_name"] == shown[0]
 
 
 def test_cors_default_is_same_origin_and_opening_it_is_one_setting(tmp_path: Path, minilm, client) -> None:

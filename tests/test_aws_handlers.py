@@ -353,3 +353,19 @@ def test_with_bucket_versioning_a_delete_keeps_the_old_version_and_empties_the_i
     assert invoke_api("documents", api_event("GET", f"/rag/documents/{doc_id}"))[0] == 404
     versions = s3.list_object_versions(Bucket=bucket, Prefix="uploads/a1/")
     assert len(versions["Versions"]) == 1 and len(versions["DeleteMarkers"]) == 1
+
+
+def test_every_file_the_page_links_is_served_by_the_documents_function() -> None:
+    # Under the stage the page loads its parts (icon included) from the documents function's
+    # short list of files; one missing there is a 404 only a browser on AWS would see.
+    import re
+    from importlib import resources
+
+    from rag_assistant.aws.documents_handler import PAGE_FILES, page_file
+
+    html = (resources.files("rag_assistant") / "web" / "index.html").read_text(encoding="utf-8")
+    linked = re.findall(r'(?:href|src)="static/([^"]+)"', html)
+    assert "favicon.svg" in linked and "app.js" in linked
+    for name in linked:
+        assert name in PAGE_FILES and page_file(name), name
+    assert PAGE_FILES["favicon.svg"] == "image/svg+xml"

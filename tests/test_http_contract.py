@@ -211,7 +211,7 @@ def test_busy_document_is_a_retryable_conflict_with_retry_after(tmp_path: Path) 
     with TestClient(app, base_url=f"http://{LOCAL_HOST}") as client:
         # Another worker (here: a second connection to the same index) is indexing busy.md.
         other = create_store(settings)
-        source, _ = upload_source("busy.md")
+        source, _ = upload_source("busy.md", b"# Busy\nbeing indexed")
         assert other.lock_document(document_id_for(source), "another-worker", 60)
         try:
             response = client.post("/rag/documents", files={"file": ("busy.md", b"# Busy\nbeing indexed")})

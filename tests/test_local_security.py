@@ -168,6 +168,35 @@ def test_scope_all_protects_reads_but_not_the_page_or_its_config(tmp_path: Path)
         assert c.get("/rag/config").json()["auth"]["scope"] == "all"
 
 
+def test_head_answers_like_get_without_a_body_and_is_guarded_like_get(tmp_path: Path) -> None:
+    import httpx
+
+    app = make_app(tmp_path, LocalSecurity(token=TOKEN, auth_scope="all"))
+    with serving(app) as base, httpx.Client(base_url=base, headers={"X-Api-Key": TOKEN}) as c:
+        for path in ("/", "/favicon.ico", "/healthz", "/rag/config", "/rag/documents", "/static/app.js", "/docs",
+                     "/openapi.json"):
+            get, head = c.get(path), c.head(path)
+            assert (get.status_code, head.status_code) == (200, 200), path
+            assert head.content == b"" and get.content, path
+            for header in ("content-type", "content-length", "content-security-policy"):
+                assert head.headers[header] == get.headers[header], (path, header)
+        # The key is checked on HEAD as on GET; a path without GET still refuses HEAD.
+        assert httpx.head(base + "/rag/documents").status_code == 401
+        assert c.head("/rag/query").status_code == 405
+        assert c.head("/rag/nothing").status_code == 404
+
+
+def test_the_favicon_is_served_from_this_server_and_cached(client: TestClient) -> None:
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert icon.content.startswith(b"<svg") and len(icon.content) < 2048
+    assert icon.headers["cache-control"] == "public, max-age=86400"
+    # The page names its icon (relative: on AWS it lives under the stage), so browsers need not guess.
+    assert '<link rel="icon" href="static/favicon.svg"' in client.get("/").text
+    linked = client.get("/static/favicon.svg")
+    assert linked.status_code == 200 and linked.content == icon.content
+
+
 def test_beyond_loopback_a_token_is_made_up_unless_one_is_set(tmp_path: Path) -> None:
     base = Settings(RAG_DATA_DIR=tmp_path)
     loopback, made_up = LocalSecurity.for_server(base, "127.0.0.1")
@@ -310,6 +339,39 @@ def send_large(url: str, path: str, headers: dict[str, str], total: int, *, chun
 
 MB = 1 << 20
 HUGE = 300 * MB
+
+
+def test_a_file_of_a_type_we_do_not_read_is_refused_before_its_bytes_are(tmp_path: Path) -> None:
+    boundary = "b0undary"
+    prefix = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="video.mp4"\r\n\r\n').encode()
+    with serving(make_app(tmp_path)) as url:  # the default 50 MB limit
+        status, sent = send_large(url, "/rag/documents", {
+            "Content-Type": f"multipart/form-data; boundary={boundary}"}, 48 * MB, chunked=False, prefix=prefix)
+    assert status == 415
+    assert sent < 24 * MB, sent  # kernel buffers, not a body the server read
+
+
+def test_the_servers_limits_close_idle_connections_and_cap_headers(tmp_path: Path) -> None:
+    from rag_assistant.api.app import SERVER_LIMITS
+
+    with serving(make_app(tmp_path), **SERVER_LIMITS) as url:
+        host, port = url.removeprefix("http://").split(":")
+        request = f"GET /healthz HTTP/1.1\r\nHost: {host}:{port}\r\n".encode()
+        with socket.create_connection((host, int(port))) as sock:
+            sock.settimeout(SERVER_LIMITS["timeout_keep_alive"] + 5)
+            sock.sendall(request + b"\r\n")
+            answer = b""
+            while not answer.endswith(b"}"):  # headers, then the JSON body (maybe in two reads)
+                piece = sock.recv(4096)
+                assert piece, answer
+                answer += piece
+            assert answer.startswith(b"HTTP/1.1 200") and b'"status":"ok"' in answer
+            # Kept alive, then idle: the server hangs up (recv returns b"", not a timeout).
+            assert sock.recv(4096) == b""
+        with socket.create_connection((host, int(port))) as sock:
+            sock.settimeout(10)
+            sock.sendall(request + b"X-Padding: " + b"a" * (SERVER_LIMITS["h11_max_incomplete_event_size"] + 1))
+            assert sock.recv(4096).startswith(b"HTTP/1.1 400")
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])

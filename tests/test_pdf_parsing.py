@@ -1,6 +1,6 @@
 import pytest
 from conftest import SSDF_PDF, ZERO_TRUST_PDF
-from pdf_factory import docx_bytes, encrypted_pdf, scanned_pdf, truncated_pdf
+from pdf_factory import docx_bytes, encrypted_pdf, pageless_pdf, scanned_pdf, treeless_pdf, truncated_pdf
 
 from rag_assistant.errors import CorruptFileError, EncryptedFileError, NoTextLayerError
 from rag_assistant.ingestion.parsing import parse_document
@@ -33,6 +33,20 @@ def test_truncated_pdf_fails_with_a_reason() -> None:
         parse_document("cut.pdf", truncated_pdf(SSDF_PDF))
     # The marker as it appears in the file, not a doubled printf escape.
     assert "no %EOF at the end" in str(raised.value) and "%%" not in str(raised.value)
+
+
+def test_pdf_without_pages_says_so() -> None:
+    # PDFium refuses it without recording an error: its message said "PDFium: Success" in a
+    # fresh reader, and the previous file's error after another failure (here: a password).
+    with pytest.raises(EncryptedFileError):
+        parse_document("locked.pdf", encrypted_pdf(SSDF_PDF))
+    with pytest.raises(CorruptFileError) as raised:
+        parse_document("blank.pdf", pageless_pdf())
+    assert str(raised.value) == "the PDF has no pages; there is nothing in it to index"
+    # Without a page tree at all: neither "Success" nor the previous file's "password".
+    with pytest.raises(CorruptFileError) as raised:
+        parse_document("bare.pdf", treeless_pdf())
+    assert "no readable page tree" in str(raised.value) and "Success" not in str(raised.value)
 
 
 def test_encrypted_pdf_fails_with_a_reason() -> None:

@@ -250,3 +250,43 @@ def test_a_delete_during_batch_ingestion_wins_and_spares_the_batch(hashing_servi
         hashing_service.get_document(doomed.document_id)
     assert hashing_service.search("herons", 5, mode="keyword") == []
     assert hashing_service.search("puffins", 1, mode="keyword")[0].chunk.document_id == document_id_for("note:kept")
+
+
+def test_refused_files_are_not_recorded_as_documents(hashing_service, settings, hashing_embedder) -> None:
+    # A type we do not read or a file over the limit is refused before any reading: the
+    # caller hears why, and no failed document appears (one that fails to parse does).
+    from rag_assistant.bootstrap import create_service
+
+    refused = hashing_service.ingest_bytes("upload:///sheet.xlsx", "sheet.xlsx", b"PK\x03\x04")
+    assert (refused.outcome, refused.error_code) == (IngestOutcome.FAILED, "unsupported_file")
+    batch = hashing_service.ingest_many([("note:x", "macro.docm", b"PK"), ("note:ok", "ok.txt", b"Kiwis fly.")])
+    assert [(r.outcome, r.error_code) for r in batch] == [
+        (IngestOutcome.FAILED, "unsupported_file"), (IngestOutcome.INDEXED, None)]
+    assert [d.file_name for d in hashing_service.list_documents()[0]] == ["ok.txt"]
+    with create_service(settings.model_copy(update={"max_file_bytes": 10}), embedder=hashing_embedder) as small:
+        big = small.ingest_bytes("note:big", "big.txt", b"x" * 11)
+        assert (big.outcome, big.error_code) == (IngestOutcome.FAILED, "file_too_large")
+        assert [d.file_name for d in small.list_documents()[0]] == ["ok.txt"]
+
+
+def test_the_s3_path_refuses_the_same_way(settings, hashing_embedder, tmp_path: Path) -> None:
+    # The ingestion Lambda's processor over the same service (a folder stands in for the
+    # bucket): an object of a type we do not read is skipped, not recorded. An object over
+    # the limit is the one refusal recorded as a failed document: no caller waits for an
+    # answer on S3, so the listing is how the uploader learns.
+    from lambda_support import s3_event
+
+    from rag_assistant.aws.s3_events import S3EventProcessor, parse_records
+    from rag_assistant.blobs.local import LocalBlobStore
+    from rag_assistant.bootstrap import create_service
+
+    bucket = LocalBlobStore(tmp_path / "bucket")
+    bucket.put("docs/sheet.xlsx", b"PK\x03\x04")
+    bucket.put("docs/big.txt", b"x" * 11)
+    with create_service(settings.model_copy(update={"max_file_bytes": 10}), embedder=hashing_embedder) as small:
+        report = S3EventProcessor(small, lambda _: bucket).process(
+            parse_records(s3_event("created", "b", "docs/sheet.xlsx", "docs/big.txt")))
+        assert report.skipped == ["docs/sheet.xlsx"]
+        assert [r.error_code for r in report.failures] == ["file_too_large"]
+        listed = small.list_documents()[0]
+        assert [(d.file_name, d.status) for d in listed] == [("big.txt", DocumentStatus.FAILED)]

@@ -234,7 +234,7 @@ def serve(host: str, port: int, token: str | None, allow_hosts: tuple[str, ...])
     """Serve the API and the web page (http://127.0.0.1:8000)."""
     import uvicorn
 
-    from .api.app import create_local_app
+    from .api.app import SERVER_LIMITS, create_local_app
     from .api.local_security import is_loopback
     from .observability import configure_logging
 
@@ -255,7 +255,7 @@ def serve(host: str, port: int, token: str | None, allow_hosts: tuple[str, ...])
     elif security.token is None and settings.auth_scope == "none" and not is_loopback(host):
         click.echo("warning: RAG_AUTH_SCOPE=none: anyone who reaches this address can upload and delete documents",
                    err=True)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), **SERVER_LIMITS)
 
 
 @cli.command(name="export-model")

@@ -179,15 +179,18 @@ class RagService:
         """Index one file. Never raises for a bad file: the reason is in the result.
 
         Waits its turn while RAG_INGEST_WORKERS files are being indexed; fails at once with
-        error code server_busy (nothing recorded) when RAG_INGEST_QUEUE more already wait."""
+        error code server_busy (nothing recorded) when RAG_INGEST_QUEUE more already wait.
+        A file of a type we do not read, or over the size limit, is refused (nothing recorded)."""
         started = time.perf_counter()
         document_id = document_id_for(source)
-        try:
-            with self._admission.admit():
-                result = self._ingest_leased(document_id, source, file_name, data)
-        except ServerBusyError as exc:
-            result = IngestResult(source, file_name, IngestOutcome.FAILED, document_id, reason=str(exc),
-                                  error_code=exc.code)
+        result = self._refusal(source, file_name, data)
+        if result is None:
+            try:
+                with self._admission.admit():
+                    result = self._ingest_leased(document_id, source, file_name, data)
+            except ServerBusyError as exc:
+                result = IngestResult(source, file_name, IngestOutcome.FAILED, document_id, reason=str(exc),
+                                      error_code=exc.code)
         result = replace(result, seconds=time.perf_counter() - started)
         log.info(
             "ingested %s: %s",
@@ -197,6 +200,18 @@ class RagService:
                    "seconds": round(result.seconds, 3), "reason": result.reason},
         )
         return result
+
+    def _refusal(self, source: str, file_name: str, data: bytes) -> IngestResult | None:
+        """The result of a file turned away before anything reads it (a type we do not read,
+        over the size limit), or None. A refusal answers the caller; it is not a document, so
+        nothing is recorded (a file that is accepted and then fails to parse is)."""
+        try:
+            media_type_for(file_name)
+            check_size(len(data), self._settings.max_file_bytes)
+        except IngestError as exc:
+            return IngestResult(source, file_name, IngestOutcome.FAILED, document_id_for(source),
+                                reason=str(exc), error_code=exc.code)
+        return None
 
     def _ingest_leased(self, document_id: str, source: str, file_name: str, data: bytes) -> IngestResult:
         owner = new_lease_owner()
@@ -335,6 +350,10 @@ class RagService:
         for position, (source, file_name, data) in enumerate(files):
             started = time.perf_counter()
             document_id = document_id_for(source)
+            refused = self._refusal(source, file_name, data)
+            if refused is not None:
+                finish(refused, None, started, position)
+                continue
             owner = new_lease_owner()
             if not self._store.lock_document(document_id, owner, LOCK_SECONDS):
                 finish(_busy(source, file_name, document_id), None, started, position)
@@ -382,7 +401,8 @@ class RagService:
 
     def ingest_failed(self, source: str, file_name: str, error: IngestError, data: bytes = b"") -> IngestResult:
         """Record a file that failed before it could be read (too large, unreadable) the way a
-        failed parse is recorded, and return its result."""
+        failed parse is recorded, and return its result. For the S3 path, where no caller waits
+        for an answer: the listing is how the uploader learns (ingest_bytes records no refusal)."""
         document_id = document_id_for(source)
         self._record_failure(document_id, source, file_name, data, str(error))
         return IngestResult(source, file_name, IngestOutcome.FAILED, document_id, reason=str(error),

@@ -22,6 +22,11 @@ def local_source(path: Path) -> str:
 
 
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029/\\:*?\"<>|]+")
+#: Lone surrogates: bytes that were not UTF-8 (a POSIX file name read with surrogateescape,
+#: a JSON "\\udc80"). They cannot be stored or shown; they become U+FFFD like any undecodable byte.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+#: What an undecodable byte of a name became: the name the client meant is lost.
+UNDECODABLE = "\ufffd"
 
 
 def _visible(name: str) -> str:
@@ -39,7 +44,7 @@ def clean_file_name(name: str) -> str:
     Browsers send a bare name, but any client can send "../../etc/passwd" or a name full of
     control characters; we keep only what is safe to show and to store.
     """
-    base = re.split(r"[/\\]", _visible(name).strip())[-1]
+    base = re.split(r"[/\\]", _visible(_SURROGATES.sub(UNDECODABLE, name)).strip())[-1]
     base = _UNSAFE_NAME.sub("_", base).strip(" .")
     if len(base) > 200:
         stem, dot, suffix = base.rpartition(".")
@@ -47,7 +52,19 @@ def clean_file_name(name: str) -> str:
     return base or "upload"
 
 
-def upload_source(name: str) -> tuple[str, str]:
-    """(source, file name) of a file uploaded through the API: same name, same document."""
+def upload_source(name: str, data: bytes) -> tuple[str, str]:
+    """(source, file name) of a file uploaded through the API: same name, same document.
+
+    Except a name that arrived undecodable (bytes that are not UTF-8 became U+FFFD): different
+    names mangle alike ("\\xff\\xfe.txt" and "\\xfe\\xff.txt" both read "\ufffd\ufffd.txt"), so
+    such a name gets a short tag of the file's content and two such files never replace
+    each other. The same file sent again is the same document."""
     file_name = clean_file_name(name)
+    if UNDECODABLE in file_name:
+        tag = "-" + hashlib.sha256(data).hexdigest()[:10]
+        stem, suffix = file_name, ""
+        head, dot, tail = file_name.rpartition(".")
+        if head and len(tail) <= 10:
+            stem, suffix = head, dot + tail
+        file_name = stem[: 200 - len(tag) - len(suffix)] + tag + suffix
     return f"upload:///{file_name}", file_name

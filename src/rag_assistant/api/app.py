@@ -37,6 +37,7 @@ from ..sources import upload_source
 from . import contract
 from .contract import MAX_JSON_BODY_BYTES, ApiError
 from .errors import describe_validation_errors, error_body
+from .head import HeadAsGet
 from .local_security import LocalGuard, LocalSecurity
 from .schemas import (
     DocumentList,
@@ -50,6 +51,18 @@ from .schemas import (
 from .uploads import FILE_FIELD, read_one_file
 
 log = logging.getLogger("rag_assistant.api")
+
+#: A day: the icon never changes between versions that matter.
+FAVICON_MAX_AGE = 86_400
+
+#: What `rag serve` asks of uvicorn against slow and idle clients (h11: the one HTTP parser
+#: whose limits we set). uvicorn has no timeout for reading a request's headers or body, so a
+#: client that sends them slowly holds its connection (README, Security model).
+SERVER_LIMITS: dict[str, Any] = {
+    "http": "h11",
+    "timeout_keep_alive": 5,  # seconds an idle connection stays open after a response
+    "h11_max_incomplete_event_size": 16 * 1024,  # request line and headers; more is a 400
+}
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Malformed request (invalid JSON, bad cursor)"},
@@ -126,6 +139,7 @@ def create_app(
     )
     _install_error_handlers(app)
     app.add_middleware(LocalGuard, security=security)
+    app.add_middleware(HeadAsGet)  # added last: outermost, so the guard sees HEAD as the GET it is
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
@@ -202,7 +216,7 @@ def create_app(
         contract.check_length(request.headers.get("content-length"), limit + contract.MULTIPART_OVERHEAD_BYTES,
                               "file_too_large", str(too_large(limit)))
         sent_name, data = await read_one_file(request.stream(), request.headers.get("content-type"), limit)
-        source, name = upload_source(sent_name)
+        source, name = upload_source(sent_name, data)
         # One service call: how ingestion is scheduled is the service's business.
         result = await run_in_threadpool(s.ingest_bytes, source, name, data)
         if result.outcome is IngestOutcome.FAILED:
@@ -217,6 +231,12 @@ def create_app(
     def index() -> FileResponse:
         return FileResponse(str(web / "index.html"), media_type="text/html; charset=utf-8",
                             headers={"Cache-Control": "no-cache"})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        # The page links its icon; this answers what browsers and tools ask for unprompted.
+        return FileResponse(str(web / "favicon.svg"), media_type="image/svg+xml",
+                            headers={"Cache-Control": f"public, max-age={FAVICON_MAX_AGE}"})
 
     # Swagger UI's script and styles come from a package (fastapi-offline's copy of
     # swagger-ui-dist 5), never from a CDN: the docs work offline, and no third-party script

@@ -66,6 +66,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/rag/documents", "write", ("local",)),
     Route("POST", "/rag/documents/upload-url", "write", ("aws",), "documents"),
     Route("GET", "/healthz", "public", ("local",)),
+    # On AWS the page links static/favicon.svg under its stage; the host root is not the API's.
+    Route("GET", "/favicon.ico", "public", ("local",)),
     Route("GET", "/openapi.json", "public", ("local",)),
     Route("GET", "/docs", "public", ("local",)),
     Route("GET", "/docs/static/{file}", "public", ("local",)),

@@ -2,7 +2,7 @@
 
 The body is parsed chunk by chunk (python-multipart's push parser): a file over the limit is
 refused the moment its bytes pass the limit, without spooling the rest to memory or disk,
-and a second `file` part is refused as soon as its headers arrive.
+and a file of a type we do not read, or a second `file` part, as soon as its headers arrive.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from urllib.parse import unquote
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
-from ..file_types import too_large
-from .contract import MULTIPART_OVERHEAD_BYTES, ApiError, body_too_large
+from ..errors import UnsupportedFileError
+from ..file_types import media_type_for, too_large
+from ..sources import clean_file_name
+from .contract import MULTIPART_OVERHEAD_BYTES, ApiError, body_too_large, ingest_failure
 
 FILE_FIELD = "file"
 _EXTENDED_NAME = re.compile(rb"filename\*\s*=\s*(?:utf-8|UTF-8)''([^;\s]+)")
@@ -69,6 +71,11 @@ class _OneFile:
             self.name = unquote(extended.group(1).decode("ascii", "replace"), errors="replace")
         else:
             self.name = options.get(b"filename", b"").decode("utf-8", "replace")
+        shown = clean_file_name(self.name)
+        try:
+            media_type_for(shown)
+        except UnsupportedFileError as exc:  # refused before its bytes are read
+            raise ingest_failure(exc.code, shown, str(exc)) from None
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if not self._in_file:

@@ -31,7 +31,7 @@ from .api import LambdaApi, create_resolver, json_body, lambda_entry
 
 UPLOAD_PREFIX = "uploads/"
 PAGE_FILES = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
-              "style.css": "text/css; charset=utf-8"}
+              "style.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml"}
 
 log = logging.getLogger("rag_assistant.aws.documents")
 

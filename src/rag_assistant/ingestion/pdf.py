@@ -6,6 +6,7 @@ per second (docs/BENCHMARKS.md). Page numbers are physical (1-based), what a vie
 
 from __future__ import annotations
 
+import re
 import threading
 
 from ..errors import CorruptFileError, DocumentTooComplexError, EncryptedFileError, NoTextLayerError
@@ -59,12 +60,17 @@ def _extract(data: bytes, max_pages: int | None, max_chars: int | None) -> list[
     try:
         document = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
-        if "password" in str(exc).lower():
+        # PDFium refuses a document without pages (or without a page tree) yet records no
+        # error for it, so its message carries the last error of this process: "Success", or
+        # a stale "password" from the file before. Hence the checks of the bytes themselves.
+        if _has_no_pages(data):
+            raise CorruptFileError("the PDF has no pages; there is nothing in it to index") from None
+        if "password" in str(exc).lower() and b"/Encrypt" in data:
             raise EncryptedFileError(
                 "the PDF is encrypted with a password; save an unprotected copy and upload that"
             ) from None
         hint = "" if b"%%EOF" in data[-4096:] else "; it looks truncated (no %EOF at the end)"
-        raise CorruptFileError(f"the PDF could not be read ({_pdfium_reason(exc)}){hint}") from None
+        raise CorruptFileError(f"the PDF could not be read ({_pdfium_reason(exc, data)}){hint}") from None
 
     pages: list[Page] = []
     failed_pages = 0
@@ -95,13 +101,28 @@ def _extract(data: bytes, max_pages: int | None, max_chars: int | None) -> list[
         document.close()
 
     if not pages:
-        raise CorruptFileError("the PDF has no pages")
+        raise CorruptFileError("the PDF has no pages; there is nothing in it to index")
     if failed_pages == len(pages):
         raise CorruptFileError("no page of the PDF could be read (the file is damaged)")
     return pages
 
 
-def _pdfium_reason(exc: Exception) -> str:
+_EMPTY_PAGE_TREE = re.compile(rb"/Count\s+0\b")
+_PAGE_OBJECT = re.compile(rb"/Type\s*/Page\b")  # a page, not the /Pages tree above it
+
+
+def _has_no_pages(data: bytes) -> bool:
+    """A complete file with an empty page tree (/Count 0) and no page object in sight."""
+    return b"%%EOF" in data[-4096:] and bool(_EMPTY_PAGE_TREE.search(data)) and not _PAGE_OBJECT.search(data)
+
+
+def _pdfium_reason(exc: Exception, data: bytes) -> str:
+    import pypdfium2.raw as pdfium_c
+
+    code = getattr(exc, "err_code", None)
+    # No error recorded for this file (see _extract): "Success", or another file's password.
+    if code == pdfium_c.FPDF_ERR_SUCCESS or (code == pdfium_c.FPDF_ERR_PASSWORD and b"/Encrypt" not in data):
+        return "no readable page tree in it"
     message = str(exc)
     start = message.find("(PDFium: ")
     return message[start + 1 : -1] if start >= 0 and message.endswith(")") else message
