@@ -1,7 +1,10 @@
 """The extractive answerer on SQuAD 2.0-style data built from SQuAD v1.1, and on KorQuAD 1.0.
 
 English: the paragraphs of three quarters of the SQuAD v1.1 dev articles are indexed (article
-index % 4 != 3); answerable = 500 questions about indexed articles; unanswerable = 300
+index % 4 != 3); answerable = 500 questions about indexed articles that no part of the
+answerer was fitted on: articles % 4 == 2 (the sentence reader was trained on articles % 4 == 0
+and % 8 == 5, its weights chosen on % 8 == 1) and outside the shuffle positions 500-4499 where
+the word weights were fitted (bench/fit_answers.py); unanswerable = 300
 questions about the held-out articles (the documents do not hold their answers, though they
 are often on a neighbouring topic) and 200 SciFact claims (off-topic). Korean: all 964 KorQuAD
 dev paragraphs indexed; 600 questions of the even-indexed articles (where the answerer was
@@ -14,10 +17,11 @@ Per set: answered, answer contains a gold answer (SQuAD-normalised; over all ans
 questions, so a refusal counts as a miss), declined (unanswerable sets), answer length
 (characters, citations removed), and the answerer's own time per question (5 sources, the
 retrieval done once beforehand), p50 and p90, the answerers taking turns question by question.
-Answerers: the one on main before this change (commit e0cd009, loaded from git: the same-run
-baseline), today's default (reading with the service's own MiniLM, int8 by default as on
-Lambda, when the words leave the gate undecided), and today's without the model and with one
-sentence only (what the model and the second sentence each bring).
+Answerers: the one on main before this change (commit 0d03941, loaded from git: the same-run
+baseline; it read with the service's MiniLM when the words left the gate undecided), today's
+default (words + the sentence reader, int8 as on Lambda), and today's without the reader
+(RAG_SENTENCE_READER=false) and with one sentence only (what the reader and the second
+sentence each bring).
 
     RAG_SHARED_DIR=/work/shared .venv/bin/python bench/bench_answers.py
 """
@@ -44,6 +48,7 @@ SHARED = Path(os.environ.get("RAG_SHARED_DIR", REPO.parent / "shared"))
 from report import write_section  # noqa: E402
 
 from rag_assistant.answering.extractive import ExtractiveAnswerer  # noqa: E402
+from rag_assistant.answering.reader import cached_reader  # noqa: E402
 from rag_assistant.bootstrap import create_service  # noqa: E402
 from rag_assistant.config import Settings  # noqa: E402
 from rag_assistant.embedding.registry import create_embedder  # noqa: E402
@@ -52,13 +57,14 @@ from rag_assistant.evaluation.beir import read_corpus, read_queries  # noqa: E40
 from rag_assistant.evaluation.runner import index_corpus  # noqa: E402
 from rag_assistant.evaluation.squad import article_of, read_squad  # noqa: E402
 
-BASELINE_COMMIT = "e0cd009"
+BASELINE_COMMIT = "0d03941"
 HELD_OUT_EVERY = 4
 KOREAN_HELD_OUT = 2  # article % 4: an even (tuning-half) article left out of the second index
 
 
-def baseline_answerer():
-    """The extractive answerer on main before this change, from git (words only, gate 0.50)."""
+def baseline_answerer(embedder):
+    """The extractive answerer on main before this change, from git (gate 0.50; it read with
+    the service's MiniLM when the words left the gate undecided)."""
     folder = Path(tempfile.mkdtemp())
     for name in ("extractive.py", "english_words.txt"):
         shown = subprocess.run(["git", "-C", str(REPO), "show", f"{BASELINE_COMMIT}:src/rag_assistant/answering/{name}"],
@@ -68,7 +74,7 @@ def baseline_answerer():
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    return module.ExtractiveAnswerer(min_relevance=0.50)
+    return module.ExtractiveAnswerer(min_relevance=0.50, reader=embedder)
 
 
 def measure(answerers: dict, rows) -> dict[str, dict]:
@@ -122,12 +128,16 @@ def english_sets(service) -> dict[str, list]:
     outside = [r for r in rows if article_of(r["metadata"]["doc_id"]) % HELD_OUT_EVERY == HELD_OUT_EVERY - 1]
     random.Random(0).shuffle(inside)
     random.Random(0).shuffle(outside)
+    # Never fitted on: not the reader's articles (% 4 == 0, % 8 == 5, % 8 == 1), not the word
+    # weights' shuffle positions (500-4499).
+    unseen = [r for n, r in enumerate(inside)
+              if article_of(r["metadata"]["doc_id"]) % 4 == 2 and not 500 <= n < 4500]
     claims = sorted(read_queries(SHARED / "data" / "scifact" / "queries.train.jsonl").values())
     random.Random(0).shuffle(claims)
-    # The first 500 / 300 / 200 are reported; the answerer was tuned on the next ones
-    # (bench/fit_answers.py fits its weights on inside[500:4500]).
+    # The first 500 / 300 / 200 are reported; the gates were tuned on the next ones.
     return {
-        "SQuAD, indexed articles (answerable)": [(r["text"], r["metadata"]["answers"], service.search(r["text"])) for r in inside[:500]],
+        "SQuAD, indexed articles never fitted on (answerable)": [
+            (r["text"], r["metadata"]["answers"], service.search(r["text"])) for r in unseen[:500]],
         "SQuAD, held-out articles (unanswerable)": [(r["text"], [], service.search(r["text"])) for r in outside[:300]],
         "SciFact claims (off-topic)": [(c, [], service.search(c)) for c in claims[:200]],
     }
@@ -175,12 +185,12 @@ def main() -> None:
     results: list[tuple[str, str, dict]] = []
     chunks = {}
     for name, build in (("squad", english_sets), ("korquad", korean_sets), ("korquad-held-out", korean_held_out_sets)):
-        service, reader = service_for(name)
-        # The reader is the service's own MiniLM (int8 by default, as on Lambda).
+        service, embedder = service_for(name)
+        reader = cached_reader(REPO / ".cache")  # int8, as on Lambda
         answerers = {
-            f"before ({BASELINE_COMMIT})": baseline_answerer(),
-            "after (default: words, MiniLM when undecided)": ExtractiveAnswerer(min_relevance=min_relevance, reader=reader),
-            "after, words only (no model)": ExtractiveAnswerer(min_relevance=min_relevance),
+            f"before ({BASELINE_COMMIT})": baseline_answerer(embedder),
+            "after (default: words + sentence reader)": ExtractiveAnswerer(min_relevance=min_relevance, reader=reader),
+            "after, words only (RAG_SENTENCE_READER=false)": ExtractiveAnswerer(min_relevance=min_relevance),
             "after, one sentence only": ExtractiveAnswerer(min_relevance=min_relevance, reader=reader, max_sentences=1),
         }
         sets = build(service)
@@ -195,7 +205,8 @@ def main() -> None:
         "## Extractive answers (SQuAD 2.0-style from SQuAD v1.1; KorQuAD 1.0)", "",
         "Command: `RAG_SHARED_DIR=/work/shared .venv/bin/python bench/bench_answers.py` (samples `random.Random(0)`; "
         "top 5 sources of the default retrieval and embedder (int8 MiniLM); the same retrieved sources go to every "
-        f"answerer; before = the answerer on main at commit {BASELINE_COMMIT}, loaded from git, same run)", "",
+        f"answerer; before = the answerer on main at commit {BASELINE_COMMIT}, loaded from git, same run; "
+        "the sentence reader int8, as on Lambda)", "",
         "| set | answerer | answered | contains a gold answer | declined | answer chars p50 / p90 / max | answerer ms p50 / p90 |",
         "|---|---|---:|---:|---:|---|---|",
     ]

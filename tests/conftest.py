@@ -20,7 +20,8 @@ SSDF_PDF = PDF_DIR / "NIST.SP.800-218.pdf"
 # Test lanes (`make test-fast` leaves out all four; `make test` runs everything). A marker
 # follows from what a test uses, so a new test lands in the right lane without a decorator.
 _LANE_BY_FIXTURE = {"dynamodb_local": "aws", "moto_server": "aws", "aws_environment": "aws",
-                    "minilm": "slow", "nist_service": "slow", "real_model_settings": "slow"}
+                    "minilm": "slow", "nist_service": "slow", "real_model_settings": "slow",
+                    "sentence_reader": "slow"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -53,9 +54,21 @@ def minilm(model_cache: Path):
     return embedder
 
 
+@pytest.fixture(scope="session")
+def sentence_reader(model_cache: Path):
+    from rag_assistant.answering.reader import cached_reader
+
+    reader = cached_reader(model_cache)
+    reader.warm_up()
+    return reader
+
+
 @pytest.fixture()
 def settings(tmp_path: Path, model_cache: Path) -> Settings:
-    return Settings(RAG_DATA_DIR=tmp_path / "data", RAG_CACHE_DIR=model_cache, LLM_PROVIDER="extractive")
+    # The fast lane's contract tests answer on words alone (no model to build); the reader has
+    # its own tests (test_reader.py), and the real-model services read with it.
+    return Settings(RAG_DATA_DIR=tmp_path / "data", RAG_CACHE_DIR=model_cache, LLM_PROVIDER="extractive",
+                    RAG_SENTENCE_READER=False)
 
 
 @pytest.fixture()
@@ -75,13 +88,13 @@ def hashing_service(settings: Settings, hashing_embedder):
 
 
 @pytest.fixture(scope="session")
-def nist_service(tmp_path_factory: pytest.TempPathFactory, minilm):
+def nist_service(tmp_path_factory: pytest.TempPathFactory, minilm, model_cache: Path):
     """Both NIST PDFs indexed once with the real model, shared by read-only tests."""
     from rag_assistant.bootstrap import create_service
 
     data = tmp_path_factory.mktemp("nist-index")
     service = create_service(
-        Settings(RAG_DATA_DIR=data, LLM_PROVIDER="extractive"), embedder=minilm
+        Settings(RAG_DATA_DIR=data, RAG_CACHE_DIR=model_cache, LLM_PROVIDER="extractive"), embedder=minilm
     )
     results = [service.ingest_path(p) for p in (ZERO_TRUST_PDF, SSDF_PDF)]
     assert all(r.outcome == "indexed" for r in results), results

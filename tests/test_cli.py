@@ -201,6 +201,8 @@ def test_export_model_writes_a_loadable_int8_folder_and_refuses_an_unwritable_pl
     out = tmp_path / "model"
     assert "(int8) written to" in rag("export-model", str(out)).stdout
     assert json.loads((out / "model.json").read_text())["quantization"] == "int8"
+    # The answerer's sentence reader beside it, where the Lambda functions look for it.
+    assert json.loads((out / "reader" / "reader.json").read_text())["quantization"] == "int8"
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     failed = rag("export-model", str(blocker / "model"), expect=1)

@@ -55,14 +55,11 @@ def create_store(settings: Settings) -> VectorStore:
 
 def create_answerer(settings: Settings, embedder: Embedder | None = None) -> AnswerGenerator:
     """LLM_PROVIDER -> the answer generator. The extractive answerer is always built: it is
-    the offline default and every LLM answerer's fallback. It reads with the service's own
-    MiniLM (fp32 or the int8 export) when that is the embedder: its thresholds are MiniLM's
-    cosines, and another model (a paid API) is never called to answer."""
+    the offline default and every LLM answerer's fallback. It reads with the sentence reader
+    (whatever the embedder: the reader is its own model, from the MiniLM package)."""
     from .answering.extractive import ExtractiveAnswerer
-    from .embedding.minilm import NAME as MINILM
 
-    reader = embedder if embedder is not None and embedder.name == MINILM else None
-    extractive = ExtractiveAnswerer(min_relevance=settings.min_relevance, reader=reader)
+    extractive = ExtractiveAnswerer(min_relevance=settings.min_relevance, reader=create_reader(settings))
     provider = settings.llm_provider
     if provider == "extractive":
         return extractive
@@ -79,6 +76,31 @@ def create_answerer(settings: Settings, embedder: Embedder | None = None) -> Ans
         # Named for what actually answers (/rag/config); each answer carries the notice.
         return LlmAnswerer(_Unavailable(provider, exc), extractive, name=extractive.name, streams_text=False)
     return LlmAnswerer(chat, extractive, price_override=settings.llm_price_per_mtok)
+
+
+def create_reader(settings: Settings):  # -> answering.reader.SentenceReader | None
+    """The sentence reader: from the exported model folder on Lambda (RAG_EMBEDDING_MODEL_DIR/
+    reader), else built once into the cache from the MiniLM package. None when turned off
+    (RAG_SENTENCE_READER=false) or not shipped: the answerer then reads on words alone."""
+    if not settings.sentence_reader:
+        return None
+    from .answering.reader import MANIFEST, OnnxSentenceReader, cached_reader
+
+    if settings.embedding_model_dir is not None:
+        folder = settings.embedding_model_dir / "reader"
+        if (folder / MANIFEST).is_file():
+            return OnnxSentenceReader(lambda: folder, threads=settings.embedding_threads)
+        log.warning("%s has no sentence reader (export it with `rag export-model`): answering on words alone",
+                    "RAG_EMBEDDING_MODEL_DIR")
+        return None
+    try:
+        from .embedding import minilm
+
+        minilm.model_dir()
+    except ConfigurationError as exc:  # the model package is not installed (a remote-embedding install)
+        log.warning("no sentence reader (%s): answering on words alone", exc)
+        return None
+    return cached_reader(settings.cache_dir, threads=settings.embedding_threads)
 
 
 def create_chat_model(settings: Settings):  # -> answering.chat.ChatModel

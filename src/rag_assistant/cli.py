@@ -263,14 +263,19 @@ def serve(host: str, port: int, token: str | None, allow_hosts: tuple[str, ...])
 @click.option("--fp32", is_flag=True, help="Keep full precision (90 MB) instead of int8 (23 MB).")
 @_friendly_errors
 def export_model(out_dir: Path, fp32: bool) -> None:
-    """Write the embedding model as a ready-to-run folder (for RAG_EMBEDDING_MODEL_DIR)."""
+    """Write the embedding model, and the answerer's sentence reader in its `reader/` folder, as
+    ready-to-run folders (for RAG_EMBEDDING_MODEL_DIR)."""
+    from .answering.reader import NAME as READER
+    from .answering.reader import export_reader
+    from .embedding import minilm
     from .embedding.export import export_minilm
 
     try:
         exported = export_minilm(out_dir, quantize=not fp32)
+        export_reader(out_dir / "reader", minilm.model_dir(), quantize=not fp32)
     except OSError as exc:
         raise click.ClickException(f"cannot write the model to {out_dir}: {exc.strerror or exc}") from None
-    click.echo(f"{exported.name} ({exported.quantization}) written to {out_dir}")
+    click.echo(f"{exported.name} and {READER} ({exported.quantization}) written to {out_dir}")
 
 
 @cli.command(name="eval")

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     # passage must hold (Korean: 0.85 of it). Chosen on bench/bench_answers.py: 0.50 declines
     # 79-81% of questions about articles missing from the index and answers 96% of the others.
     min_relevance: float = Field(0.50, ge=0.0, le=1.0, validation_alias="RAG_MIN_RELEVANCE")
+    # The extractive answerer reads its best English sentences with the sentence reader
+    # (answering/reader.py, ~25 MB, ~10-40 ms a question); false answers on words alone.
+    sentence_reader: bool = Field(True, validation_alias="RAG_SENTENCE_READER")
     retrieval_mode: Literal["hybrid", "dense", "keyword", "rrf"] = Field("hybrid", validation_alias="RAG_RETRIEVAL")
     # Dense weights of the hybrid, per question language (bench/bench_ranking.py): English on
     # SciFact train, Korean on KorQuAD's even articles (bigrams beat any packaged dense model).

