@@ -9,7 +9,10 @@ trained on (bench/train_reader.py):
   bench_answers.py reports.
 The rule: the most containment with at least MIN_DECLINED of the unanswerable declined.
 
-    RAG_SHARED_DIR=/work/shared .venv/bin/python bench/fit_reader.py
+    RAG_SHARED_DIR=/work/shared .venv/bin/python bench/fit_reader.py [--band]
+
+--band: the chosen weights with the reader asked only where it can change the gate's decision
+(READING_RANGE), against asked on every question.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import gzip
 import itertools
 import json
 import random
+import sys
 
 from bench_answers import HELD_OUT_EVERY, REPO, SHARED, service_for
 
@@ -77,6 +81,28 @@ def evaluate(answerer, answerable, unanswerable) -> tuple[float, float, float]:
     return contains / len(answerable), declined / len(unanswerable), lengths[len(lengths) // 2] if lengths else 0
 
 
+def compare_band(answerable, unanswerable, reader, min_relevance: float) -> None:
+    """The chosen weights, the reader asked only inside the band where it can change the gate
+    (READING_RANGE) against asked on every question: what the skipped readings cost."""
+    for label, reading_range in (("every question", (-1e9, 1e9)), ("the band only", extractive.READING_RANGE)):
+        counting = CountingReader(reader)
+        extractive.READING_RANGE = reading_range
+        contains, declined, length = evaluate(ExtractiveAnswerer(min_relevance=min_relevance, reader=counting),
+                                              answerable, unanswerable)
+        asked = counting.questions / (len(answerable) + len(unanswerable))
+        print(f"reader on {label}: contains {contains:.3f} declined {declined:.3f} p50 {length} chars, "
+              f"reader asked for {asked:.1%} of the questions")
+
+
+class CountingReader:
+    def __init__(self, reader) -> None:
+        self.reader, self.name, self.questions = reader, reader.name, 0
+
+    def read(self, question, sentences):
+        self.questions += 1
+        return self.reader.read(question, sentences)
+
+
 def main() -> None:
     answerable, unanswerable = tuning_rows()
     reader = RememberingReader(cached_reader(REPO / ".cache"))
@@ -84,6 +110,10 @@ def main() -> None:
     words = ExtractiveAnswerer(min_relevance=min_relevance)
     contains, declined, length = evaluate(words, answerable, unanswerable)
     print(f"words only: contains {contains:.3f} declined {declined:.3f} p50 {length} chars")
+    if "--band" in sys.argv:
+        compare_band(answerable, unanswerable, reader, min_relevance)
+        return
+    extractive.READING_RANGE = (-1e9, 1e9)  # the grid: the reader on every question
     results = []
     for weight, gate_weight, offset, odds in itertools.product(
             (0.5, 1.0, 2.0, 3.0), (0.03, 0.06, 0.1), (-0.15, -0.05, 0.05), (0.3, 0.5, 0.7, 1.01)):

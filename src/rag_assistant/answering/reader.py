@@ -11,7 +11,8 @@ sentence answer this question?" on SQuAD v1.1 dev questions (bench/train_reader.
 what training changed ships here (`sentence_reader.safetensors`: the layers in int8 with one
 scale per output row, and the one-unit head); the word embeddings come from the package, as
 for the embedder. The merged model is written as ONNX by embedding.onnx_graph (no torch at
-run time) and quantized to int8 like the Lambda's embedder.
+run time) and quantized to int8 like the Lambda's embedder. Provenance: all-MiniLM-L6-v2
+(Apache-2.0) and SQuAD v1.1 dev questions (CC BY-SA 4.0).
 
 A reader folder (what `export_reader` writes, the Lambda query function ships it beside the
 embedding model): `model.onnx` (BERT, last hidden state), `tokenizer.json`, `reader.json`
