@@ -105,15 +105,31 @@ def test_the_reader_picks_the_answer_among_sentences_that_all_name_the_topic(sen
     assert answer.answered and answer.text.startswith(winner), answer.text
 
 
-def test_korean_is_read_on_words_alone(sentence_reader) -> None:
+def test_the_reader_is_asked_only_where_it_can_change_the_answer(sentence_reader) -> None:
     from rag_assistant.answering.extractive import ExtractiveAnswerer
 
     reader = _CountingReader(sentence_reader)
-    answer = ExtractiveAnswerer(reader=reader).generate("재택근무는 일주일에 몇 번 가능한가요?",
-                                                        _hits("재택근무는 주 2회까지 허용된다."))
-    assert answer.answered and reader.sentences == 0  # MiniLM reads no Hangul
-    ExtractiveAnswerer(reader=reader).generate("What drives up wages amongst employers?", _hits(WAGES))
-    assert 0 < reader.sentences <= 3  # the English question: its best sentences, here all three
+    answerer = ExtractiveAnswerer(reader=reader)
+    # Korean: MiniLM reads no Hangul.
+    assert answerer.generate("재택근무는 일주일에 몇 번 가능한가요?", _hits("재택근무는 주 2회까지 허용된다.")).answered
+    # Every word of the question held: the words answer alone, whatever the reader would say.
+    assert answerer.generate("What drives up wages amongst employers?", _hits(WAGES)).answered
+    assert reader.sentences == 0
+    # Some words missing: the reader reads the best sentences (here all three).
+    answerer.generate("Who sang the national anthem at Super Bowl 50?", _hits(" ".join(SUPER_BOWL)))
+    assert reader.sentences == 3
+
+
+def test_instructions_answer_how_to_questions_without_the_reader(sentence_reader) -> None:
+    """The reader learnt from Wikipedia facts and reads an instruction as a non-answer; a team's
+    runbook is made of them."""
+    from rag_assistant.answering.extractive import ExtractiveAnswerer
+
+    hits = _hits("# Canary\nShift one percent of traffic to the canary first.",
+                 "# Rollback\nRedeploy the previous version to roll back.")
+    assert sentence_reader.read("How do I roll out a canary?", ["Shift one percent of traffic to the canary first."])[0] < 0
+    answer = ExtractiveAnswerer(reader=sentence_reader).generate("How do I roll out a canary?", hits)
+    assert answer.answered and answer.text.startswith("Shift one percent of traffic"), answer.text
 
 
 def test_the_service_builds_the_reader_unless_turned_off(settings) -> None:

@@ -23,9 +23,10 @@ How it reads, and why (docs/BENCHMARKS.md, extractive answers):
 - Words miss paraphrases ("greater incomes" for "higher compensation") and cannot tell a
   sentence that names the question's words from one that answers it. When a sentence reader
   is at hand (answering/reader.py: MiniLM fine-tuned to read a question and a sentence
-  together), it reads the question with the READER_CANDIDATES best English sentences: its
-  log-odds join their scores, and with the words' share they decide the gate. Korean is read
-  on words alone (MiniLM reads no Hangul).
+  together), it reads the question with the READER_CANDIDATES best English sentences whenever
+  its reading can change the gate's decision (READING_RANGE): its log-odds join their scores,
+  and with the words' share they decide the gate. Korean is read on words alone (MiniLM reads
+  no Hangul).
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ class ExtractiveAnswerer:
         gate = self._min_relevance * (KOREAN_GATE_SCALE if korean else 1.0)
         window = max(c.window for c in first)
         odds = SECOND_SENTENCE_ODDS["ko" if korean else "en"]
-        if self._reader is not None and not korean:
+        if self._reader is not None and not korean and not _ASKS_HOW_TO.search(question):
             # Readings are bounded (READING_RANGE), so only a band of the words' share can go
             # either way: below it the passages lack too much, above it the words answer alone.
             threshold = gate + READER_GATE_OFFSET
@@ -455,6 +456,11 @@ _NAME = re.compile(r"\b[A-Z][A-Za-z'\-]+")
 _ASKS_WHO = re.compile(r"\bwho(?:m|se)?\b|\b(?:what|which)\s+(?:person|people|man|woman|company|group|team)\b", re.IGNORECASE)
 _ASKS_WHERE = re.compile(r"\bwhere\b|\b(?:what|which)\s+(?:city|country|state|place|location|region|area)\b",
                          re.IGNORECASE)
+#: "How do I ...?", "how can we ...": instructions answer them ("Shift one percent of traffic to
+#: the canary first."), and the reader learnt from SQuAD's Wikipedia facts, which hold almost
+#: no instructions: it reads them as non-answers. The words decide these alone.
+_ASKS_HOW_TO = re.compile(r"\bhow\s+(?:(?:do|can|could|should|would|shall|may|must)\s+(?:i|we|you|one)|to)\b",
+                          re.IGNORECASE)
 _ASKS_WHY = re.compile(r"\bwhy\b|\breason\b|왜|이유", re.IGNORECASE)
 _BECAUSE = re.compile(r"\b(?:because|due to|since|so that|in order to|as a result)\b|때문|위해|인해", re.IGNORECASE)
 
