@@ -36,6 +36,15 @@ def test_the_reader_says_no_to_an_on_topic_sentence_that_does_not_answer(sentenc
     assert answering > 0 > on_topic, (answering, on_topic)
 
 
+def test_questions_and_sentences_past_the_token_budget_are_read(sentence_reader) -> None:
+    """The API takes questions far longer than the reader's 128 tokens; they are cut, not refused."""
+    from rag_assistant.api.schemas import MAX_QUESTION_CHARS
+
+    question = ("Which NFL team won Super Bowl 50 " * 200)[:MAX_QUESTION_CHARS]
+    readings = sentence_reader.read(question, [SUPER_BOWL[0], "word " * 400, ""])
+    assert len(readings) == 3 and all(isinstance(r, float) for r in readings)
+
+
 def test_int8_and_fp32_builds_read_alike(tmp_path: Path, sentence_reader) -> None:
     """The int8 build (the default and Lambda's) keeps the fp32 build's choices."""
     from rag_assistant.answering.reader import OnnxSentenceReader, export_reader

@@ -43,6 +43,8 @@ def test_the_query_snapshot_is_warm_and_a_restore_is_fresh(lambda_env, monkeypat
     invoke_upload(s3_event("created", bucket, "canary.md"))
 
     after()  # Lambda: restore, then this hook, then the first request
+    # The answerer is rebuilt with fresh connections, with the sentence reader loaded before the snapshot.
+    assert service._answer_generator._reader._session is not None
     assert store._client is not snapshot_client
     assert store._client._request_signer._credentials.access_key == "RestoredAccessKey1"
     calls: list[str] = []

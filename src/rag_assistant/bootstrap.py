@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -53,13 +54,18 @@ def create_store(settings: Settings) -> VectorStore:
     raise ConfigurationError(f"VECTORSTORE_BACKEND={settings.vectorstore_backend!r} is not supported")
 
 
-def create_answerer(settings: Settings, embedder: Embedder | None = None) -> AnswerGenerator:
+_DEFAULT_READER: Any = object()
+
+
+def create_answerer(settings: Settings, reader: Any = _DEFAULT_READER) -> AnswerGenerator:
     """LLM_PROVIDER -> the answer generator. The extractive answerer is always built: it is
     the offline default and every LLM answerer's fallback. It reads with the sentence reader
-    (whatever the embedder: the reader is its own model, from the MiniLM package)."""
+    (`reader`, else create_reader's; whatever the embedder: the reader is its own model)."""
     from .answering.extractive import ExtractiveAnswerer
 
-    extractive = ExtractiveAnswerer(min_relevance=settings.min_relevance, reader=create_reader(settings))
+    if reader is _DEFAULT_READER:
+        reader = create_reader(settings)
+    extractive = ExtractiveAnswerer(min_relevance=settings.min_relevance, reader=reader)
     provider = settings.llm_provider
     if provider == "extractive":
         return extractive
@@ -165,4 +171,8 @@ def create_service(settings: Settings, *, embedder: Embedder | None = None) -> R
         precision=settings.embedding_precision,
     )
     store = create_store(settings)
-    return RagService(settings, store, embedder, lambda: create_answerer(settings, embedder))
+    # One reader for the service's life, made with the first answerer (the documents function
+    # never answers, and carries no numpy): an answerer rebuilt after a SnapStart restore
+    # (RagService.reconnect) keeps the model loaded before the snapshot.
+    reader = functools.cache(lambda: create_reader(settings))
+    return RagService(settings, store, embedder, lambda: create_answerer(settings, reader()))

@@ -38,8 +38,7 @@ NAME = "rag-assistant/minilm-l6-sentence-reader-squad1"
 #: The trained layers (bench/train_reader.py writes them).
 WEIGHTS = Path(__file__).with_name("sentence_reader.safetensors")
 MANIFEST = "reader.json"
-#: question + sentence, in MiniLM tokens (a longer sentence is cut at its end: trimmed quotes
-#: are shorter anyway)
+#: question + sentence, in MiniLM tokens (the longer of the two is cut at its end)
 MAX_TOKENS = 128
 
 
@@ -72,8 +71,9 @@ class OnnxSentenceReader:
     def _ensure_loaded(self) -> None:
         if self._session is not None:
             return
-        import onnxruntime as ort
         from tokenizers import Tokenizer
+
+        from ..embedding.onnx_sentence import cpu_session
 
         with self._lock:
             if self._session is not None:
@@ -81,14 +81,11 @@ class OnnxSentenceReader:
             folder = Path(self._folder_factory())
             manifest = read_manifest(folder)
             tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-            tokenizer.enable_truncation(int(manifest["max_tokens"]), strategy="only_second")
+            # The longer of question and sentence is cut first: a question past the budget
+            # alone (the API allows long ones) still reads, with the start of the sentence.
+            tokenizer.enable_truncation(int(manifest["max_tokens"]), strategy="longest_first")
             tokenizer.no_padding()
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = self._threads
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 3
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+            session = cpu_session(folder / "model.onnx", self._threads)
             self._head = np.asarray(manifest["head"], dtype=np.float32)
             self._bias = float(manifest["bias"])
             self._tokenizer = tokenizer

@@ -17,6 +17,20 @@ from .base import normalize_rows
 _RECENT_QUERIES = 16
 
 
+def cpu_session(path: Path, threads: int) -> Any:
+    """An onnxruntime session on the CPU, as every model of the product runs."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # shape-merge warnings are noise for users
+    # Idle worker threads sleep instead of spinning: on a Lambda's fraction of a core, or beside
+    # another model in one process, spinning steals the CPU the next run needs.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 class OnnxSentenceEmbedder:
     """Cheap to construct; the tokenizer and the ONNX session load on first use."""
 
@@ -84,22 +98,9 @@ class OnnxSentenceEmbedder:
         self._ensure_tokenizers()
         if self._session is not None:
             return
-        import onnxruntime as ort
-
         with self._lock:
             if self._session is None:
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = self._threads
-                options.inter_op_num_threads = 1
-                options.log_severity_level = 3  # shape-merge warnings are noise for users
-                # Idle worker threads sleep instead of spinning: on a Lambda's fraction of a
-                # core, or beside another model in one process, spinning steals the CPU the
-                # next run needs.
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                path = self._model_path_factory()
-                self._session = ort.InferenceSession(
-                    str(path), options, providers=["CPUExecutionProvider"]
-                )
+                self._session = cpu_session(self._model_path_factory(), self._threads)
 
     # --- Embedder protocol ---------------------------------------------------------------
 
